@@ -1,0 +1,61 @@
+"""Engines behind one small interface: turn prompts into token sequences, nothing more.
+
+Mode semantics (think tags, bans, budgets) live above this layer, in `harness.generate`, so every
+engine means the same thing by `nowait --budget 512 --budget-policy force`. An engine only has to
+honour: a per-request seed, a max token count, stop strings (kept in the output), a set of banned
+token ids, temperature and top-p.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+ENGINES = ("vllm", "hf")
+
+
+@dataclass
+class EngineRequest:
+    prompt: str
+    seed: int
+    max_tokens: int
+    images: list[Any] = field(default_factory=list)
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SamplingSettings:
+    temperature: float = 1.0
+    top_p: float = 1.0
+    banned_token_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class EngineOutput:
+    token_ids: list[int]
+    text: str
+    finish_reason: str  # "stop" (EOS or a stop string) | "length"
+    stopped_on: str | None  # the stop string that ended it, if any
+    prompt_tokens: int
+
+
+class Engine(Protocol):
+    name: str
+    tokenizer: Any
+    max_model_len: int
+
+    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings) -> list[EngineOutput]: ...
+
+    def close(self) -> None: ...
+
+
+def create_engine(kind: str, model: str, **options: Any) -> Engine:
+    if kind == "vllm":
+        from harness.engines.vllm_engine import VLLMEngine
+
+        return VLLMEngine(model, **options)
+    if kind == "hf":
+        from harness.engines.hf_engine import HFEngine
+
+        return HFEngine(model, **options)
+    raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")

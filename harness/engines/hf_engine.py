@@ -1,0 +1,141 @@
+"""The transformers engine: `generate`, one request at a time. The reference, and the CPU fallback.
+
+It applies bans the way the vLLM engine does (a -100 logit bias on each banned id, added before
+temperature and top-p), honours stop strings by keeping them in the output, and seeds each request
+on its own, so tests can hold both engines to the same mode semantics.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.engines import EngineOutput, EngineRequest, SamplingSettings
+
+BAN_BIAS = -100.0
+
+
+class _BanBias:
+    """A logits processor adding BAN_BIAS to banned ids (transformers calls it as f(input_ids, scores))."""
+
+    def __init__(self, banned: tuple[int, ...]):
+        self.banned = torch.tensor(banned, dtype=torch.long)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        scores[:, self.banned] += BAN_BIAS
+        return scores
+
+
+class HFEngine:
+    name = "hf"
+
+    def __init__(self, model: str, dtype: str = "auto", device: str | None = None, **_: Any):
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        config = AutoConfig.from_pretrained(model, trust_remote_code=True)
+        torch_dtype = torch.float32 if dtype in ("auto", "float32") and self.device == "cpu" else (
+            getattr(torch, dtype) if dtype != "auto" else "auto")
+        self.is_vision = hasattr(config, "vision_config")
+        self.processor = None
+        if self.is_vision:
+            from transformers import AutoModelForImageTextToText
+
+            self.model = AutoModelForImageTextToText.from_pretrained(model, dtype=torch_dtype, trust_remote_code=True)
+            self.processor = _load_image_processor(model)
+        else:
+            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype, trust_remote_code=True)
+        self.model.to(self.device).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
+        self.max_model_len = int(getattr(config, "max_position_embeddings", 0)
+                                 or getattr(getattr(config, "text_config", None), "max_position_embeddings", 4096))
+        eos = self.model.generation_config.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            self.eos_ids.add(self.tokenizer.eos_token_id)
+
+    def _inputs(self, request: EngineRequest) -> dict[str, torch.Tensor]:
+        if request.images:
+            if self.processor is None:
+                raise ValueError("this model has no image processor, but the request carries images")
+            return _qwen_vl_inputs(self.tokenizer, self.processor, request.prompt, request.images)
+        return self.tokenizer(request.prompt, return_tensors="pt", add_special_tokens=False)
+
+    @torch.no_grad()
+    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings) -> list[EngineOutput]:
+        outputs = []
+        processors = [_BanBias(sampling.banned_token_ids)] if sampling.banned_token_ids else []
+        for request in requests:
+            inputs = {k: v.to(self.device) for k, v in self._inputs(request).items()}
+            prompt_len = inputs["input_ids"].shape[1]
+            torch.manual_seed(request.seed)
+            greedy = sampling.temperature <= 0
+            generated = self.model.generate(
+                **inputs,
+                max_new_tokens=request.max_tokens,
+                do_sample=not greedy,
+                temperature=None if greedy else sampling.temperature,
+                top_p=None if greedy else sampling.top_p,
+                top_k=None,
+                logits_processor=processors,
+                stop_strings=request.stop or None,
+                tokenizer=self.tokenizer if request.stop else None,
+                eos_token_id=sorted(self.eos_ids),
+                pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else sorted(self.eos_ids)[0],
+            )
+            token_ids = generated[0, prompt_len:].tolist()
+            outputs.append(self._output(token_ids, request, prompt_len))
+        return outputs
+
+    def _output(self, token_ids: list[int], request: EngineRequest, prompt_len: int) -> EngineOutput:
+        ended_by_eos = bool(token_ids) and token_ids[-1] in self.eos_ids
+        visible = token_ids[:-1] if ended_by_eos else token_ids
+        text = self.tokenizer.decode(visible, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        stopped_on = None
+        for stop in request.stop:
+            if stop in text:
+                text = text[: text.index(stop) + len(stop)]
+                stopped_on = stop
+                break
+        finish = "stop" if (ended_by_eos or stopped_on) else ("length" if len(token_ids) >= request.max_tokens else "stop")
+        return EngineOutput(token_ids=token_ids, text=text, finish_reason=finish, stopped_on=stopped_on,
+                            prompt_tokens=prompt_len)
+
+    def close(self) -> None:
+        del self.model
+
+
+def _load_image_processor(model: str) -> Any:
+    """The model's image processor; Qwen-VL's PIL processor needs no torchvision."""
+    config_path = Path(model) / "preprocessor_config.json"
+    settings = json.loads(config_path.read_text()) if config_path.exists() else {}
+    kind = settings.get("image_processor_type", "")
+    if kind.startswith("Qwen2VLImageProcessor"):
+        from transformers import Qwen2VLImageProcessorPil
+
+        keep = {k: v for k, v in settings.items() if k in (
+            "min_pixels", "max_pixels", "patch_size", "temporal_patch_size", "merge_size", "image_mean",
+            "image_std", "do_resize", "do_rescale", "do_normalize", "rescale_factor", "do_convert_rgb")}
+        return Qwen2VLImageProcessorPil(**keep)
+    from transformers import AutoImageProcessor
+
+    return AutoImageProcessor.from_pretrained(model, trust_remote_code=True)
+
+
+def _qwen_vl_inputs(tokenizer: Any, image_processor: Any, prompt: str, images: list[Any]) -> dict[str, torch.Tensor]:
+    """Expand each <|image_pad|> into as many pads as the image has merged patches, as Qwen's processor does."""
+    processed = image_processor(images=images, return_tensors="pt")
+    grid = processed["image_grid_thw"]
+    merge = getattr(image_processor, "merge_size", 2) ** 2
+    pad = "<|image_pad|>"
+    parts = prompt.split(pad)
+    if len(parts) - 1 != len(images):
+        raise ValueError(f"prompt has {len(parts) - 1} image placeholders but the request has {len(images)} images")
+    text = parts[0]
+    for k, part in enumerate(parts[1:]):
+        text += pad * int(grid[k].prod().item() // merge) + part
+    encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    return {**encoded, "pixel_values": processed["pixel_values"], "image_grid_thw": grid}

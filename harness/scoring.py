@@ -1,0 +1,66 @@
+"""Scoring a run directory: items + generations → scores.jsonl, through the one verifier.
+
+`harness run` calls this after generating, and `harness score RUN_DIR` calls it again later (say, with
+a judge added): scoring never needs the model. Generations that errored are recorded as errors,
+never as wrong answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.modes import think_opened
+from harness.store import RunDir, write_jsonl_atomic
+from harness.types import Verdict
+
+
+def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False) -> list[dict[str, Any]]:
+    """Score every generation in the run directory; returns the rows written to scores.jsonl.
+
+    `judge` is a `harness.verify.JudgeConfig` or None; when None, the judge settings recorded in the
+    manifest apply (policy `never` unless the run asked for a judge).
+    """
+    from harness.verify import JudgeConfig, Verifier, VerifyItem
+
+    manifest = run_dir.manifest()
+    config = manifest.get("config", {})
+    thinking = think_opened(config.get("mode", "slow"))
+    if judge is None and config.get("judge_policy", "never") != "never":
+        judge = JudgeConfig(base_url=config["judge_url"], model=config["judge_model"], policy=config["judge_policy"],
+                            cache_dir=str(run_dir.path / "judge_cache"))
+    items = run_dir.items()
+    generations = run_dir.generations()
+    keys = sorted(generations, key=lambda k: (k[0], k[1], k[2]))
+    to_verify: list[tuple[tuple[str, str, int], Any]] = []
+    verdicts: dict[tuple[str, str, int], Verdict] = {}
+    for key in keys:
+        generation = generations[key]
+        item = items.get((key[0], key[1]))
+        if item is None:
+            raise ValueError(f"{run_dir.generations_path}: generation for unknown item {key[0]}/{key[1]} "
+                             f"(no line in {run_dir.items_path})")
+        if generation.get("error"):
+            verdicts[key] = Verdict(extracted=None, correct=None, method="error", format_ok=False)
+            continue
+        to_verify.append((key, VerifyItem(
+            id=key[1], question=item.get("question", ""), answer=item.get("answer", ""),
+            response=generation.get("text", ""), answer_type=item.get("answer_type"),
+            choices=item.get("choices") or None, thinking=thinking,
+        )))
+    with Verifier(judge=judge) as verifier:
+        results = verifier.score([v for _, v in to_verify], progress=progress)
+        judge_manifest = verifier.manifest()
+    for (key, _), verdict in zip(to_verify, results):
+        verdicts[key] = verdict
+    rows = []
+    for key in keys:
+        item = items[(key[0], key[1])]
+        rows.append({"benchmark": key[0], "id": key[1], "sample_index": key[2], "subject": item.get("subject", ""),
+                     **verdicts[key].to_json()})
+    write_jsonl_atomic(run_dir.scores_path, rows)
+    if judge is not None:
+        from harness.store import write_json_atomic
+
+        manifest["judge"] = {**manifest.get("judge", {}), **judge_manifest}
+        write_json_atomic(run_dir.manifest_path, manifest)
+    return rows

@@ -1,0 +1,143 @@
+"""The run directory on disk: append-only JSONL that survives kills, and atomic JSON rewrites.
+
+A SIGKILL can land mid-line; readers therefore ignore a torn last line (and only the last line: a
+malformed line elsewhere is corruption and is reported with its line number).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+
+class StoreError(ValueError):
+    """A run-directory file is malformed; the message names the file and line."""
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append rows and make them durable before returning (one flush + fsync per call = per batch)."""
+    lines = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+    if not lines:
+        return
+    _repair_torn_tail(path)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _repair_torn_tail(path: Path) -> None:
+    """Cut a partial last line left by a kill, so appended lines start on a line of their own."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        data = path.read_bytes()
+        cut = data.rfind(b"\n") + 1
+        handle.truncate(cut)
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        lines = handle.readlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines) and not line.endswith("\n"):
+                return  # torn by a kill mid-write: the batch in flight, not finished work
+            raise StoreError(f"{path}:{number}: malformed JSON line: {exc.msg}") from exc
+        if not isinstance(row, dict):
+            raise StoreError(f"{path}:{number}: expected a JSON object")
+        yield row
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from exc
+
+
+class RunDir:
+    """Paths and readers for one run directory."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "manifest.json"
+
+    @property
+    def items_path(self) -> Path:
+        return self.path / "items.jsonl"
+
+    @property
+    def generations_path(self) -> Path:
+        return self.path / "generations.jsonl"
+
+    @property
+    def scores_path(self) -> Path:
+        return self.path / "scores.jsonl"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / "summary.json"
+
+    def manifest(self) -> dict[str, Any]:
+        return read_json(self.manifest_path)
+
+    def items(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(row["benchmark"], str(row["id"])): row for row in read_jsonl(self.items_path)}
+
+    def generations(self) -> dict[tuple[str, str, int], dict[str, Any]]:
+        """Latest line per (benchmark, id, sample_index)."""
+        return {(row["benchmark"], str(row["id"]), int(row["sample_index"])): row
+                for row in read_jsonl(self.generations_path)}
+
+    def scores(self) -> list[dict[str, Any]]:
+        return list(read_jsonl(self.scores_path))

@@ -1,0 +1,91 @@
+"""The three records that travel through the harness: what we ask, what the model said, what we judged.
+
+They are plain dataclasses so that every stage (loaders, engines, verifier, metrics, report, trainer)
+shares one vocabulary, and so that each serialises to one JSON line without custom encoders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ANSWER_TYPES = ("mcq", "number", "math", "text")
+
+
+@dataclass
+class Sample:
+    """One benchmark item.
+
+    `images` holds PIL images (decoded lazily by loaders where possible); `choices` maps option
+    letters to option text, in order ("A" → "..."); `meta` carries subject/category and any
+    benchmark-specific fields a metric needs (e.g. HallusionBench figure ids).
+    """
+
+    id: str
+    question: str
+    answer: str
+    answer_type: str = "text"
+    choices: dict[str, str] = field(default_factory=dict)
+    images: list[Any] = field(default_factory=list)
+    subject: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # set by a loader when the item cannot be used (e.g. corrupt image)
+
+    def __post_init__(self) -> None:
+        if self.answer_type not in ANSWER_TYPES:
+            raise ValueError(
+                f"item {self.id!r}: answer_type {self.answer_type!r} is not one of {ANSWER_TYPES}"
+            )
+
+
+@dataclass
+class Generation:
+    """One sampled response for one item, with the accounting every report needs."""
+
+    id: str  # the Sample id
+    sample_index: int  # 0..K-1 within --samples K
+    text: str
+    token_ids: list[int] = field(default_factory=list)
+    finish_reason: str = "stop"  # "stop" | "length" | "error"
+    forced: bool = False  # budget-policy force cut the thinking and inserted </think>
+    think_tokens: int = 0
+    answer_tokens: int = 0
+    prompt_tokens: int = 0
+    seed: int | None = None
+    latency_s: float = 0.0
+    error: str | None = None  # set when the item could not be generated (never scored as wrong)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Generation":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+@dataclass
+class Verdict:
+    """The verifier's decision on one response.
+
+    `correct` is None when nothing could decide (no extractable answer and no judge, or a judge
+    error): such items are reported separately, never silently counted as wrong or right.
+    `method` names the stage that decided: e.g. "mcq", "numeric", "math_verify", "string",
+    "judge", "no_answer", "judge_error", "timeout", "error".
+    """
+
+    extracted: str | None
+    correct: bool | None
+    method: str
+    format_ok: bool
+    rule_correct: bool | None = None
+    judge_correct: bool | None = None
+    judge_rationale: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Verdict":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
