@@ -27,6 +27,7 @@ from harness.benchmarks import BenchmarkError, BenchmarkSpec, load_object
 from harness.types import Sample
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_BASE64 = re.compile(r"^[A-Za-z0-9+/\s]{64,}={0,2}\s*$")  # a path has a '.' or is short
 _NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?%?$")
 
 
@@ -65,7 +66,7 @@ def decode_image(value: Any, where: str, base_dir: Path | None = None) -> Image.
                 raise DataError(f"{where}: image struct has neither bytes nor path")
         if isinstance(value, (bytes, bytearray)):
             raw = bytes(value)
-        elif isinstance(value, str) and len(value) > 256:
+        elif isinstance(value, str) and _BASE64.match(value):
             raw = base64.b64decode(value, validate=False)
         elif isinstance(value, str):
             path = Path(value)

@@ -1,0 +1,132 @@
+"""Mode semantics on the real engines (vLLM CPU and transformers) with the tiny rigged model.
+
+The tiny model's output layer makes "Wait", " Hmm", " wait", "Alternatively" and "</think>" likely,
+so a ban or a stop that did not work would show up within a few dozen tokens.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from harness.generate import GenerationSettings, Job, THINK_END, generate, sample_seed
+from harness.modes import DEFAULT_EXCLUDE, build_ban_set, resolve_keywords
+from harness.prompts import PromptBuilder
+
+ENGINES = ["vllm_text_engine", "hf_text_engine"]
+
+
+def _jobs(prompt: str, n_items: int, samples: int, seed: int = 0) -> list[Job]:
+    return [Job("t", f"q{i}", k, prompt.replace("QUESTION", f"What is {i} + {i}?"), sample_seed(seed, "t", f"q{i}", k))
+            for i in range(n_items) for k in range(samples)]
+
+
+def _prompt(think: bool) -> str:
+    return PromptBuilder("chatml").render("QUESTION", think=think)
+
+
+def _ban(engine):
+    return build_ban_set(engine.tokenizer, resolve_keywords("paper"), DEFAULT_EXCLUDE)
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_nowait_never_emits_a_banned_token_but_slow_does(engine_name, request):
+    engine = request.getfixturevalue(engine_name)
+    ban = _ban(engine)
+    assert ban.size >= 6
+    jobs = _jobs(_prompt(True), 4, 2)
+    slow = generate(engine, jobs, GenerationSettings(mode="slow", budget=48))
+    nowait = generate(engine, jobs, GenerationSettings(mode="nowait", budget=48, banned_token_ids=ban.token_ids))
+    banned = set(ban.token_ids)
+    assert any(set(g.token_ids) & banned for g in slow), "the rigged model should say Wait/Hmm in slow mode"
+    for g in nowait:
+        assert not set(g.token_ids) & banned, f"banned token in nowait output: {g.text!r}"
+
+
+def test_both_engines_ban_the_same_set(vllm_text_engine, hf_text_engine):
+    assert _ban(vllm_text_engine).token_ids == _ban(hf_text_engine).token_ids
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("budget", [1, 7, 40])
+def test_cap_budget_is_exact(engine_name, budget, request):
+    engine = request.getfixturevalue(engine_name)
+    results = generate(engine, _jobs(_prompt(True), 3, 2), GenerationSettings(mode="slow", budget=budget))
+    for g in results:
+        assert len(g.token_ids) <= budget
+        assert (g.finish_reason == "length") == (len(g.token_ids) == budget and g.finish_reason != "stop")
+        assert g.think_tokens + g.answer_tokens == len(g.token_ids)
+        assert not g.forced
+    assert any(g.finish_reason == "length" and len(g.token_ids) == budget for g in results)
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_force_budget_cuts_thinking_and_answers_with_its_own_budget(engine_name, request):
+    engine = request.getfixturevalue(engine_name)
+    budget, answer_budget = 12, 9
+    # Without the </think> bias the thought rarely closes by itself within the budget.
+    settings = GenerationSettings(mode="slow", budget=budget, budget_policy="force", answer_budget=answer_budget,
+                                  early_stop="\nTime is up.\n")
+    results = generate(engine, _jobs(_prompt(True), 4, 2), settings)
+    assert any(g.forced for g in results)
+    for g in results:
+        assert g.think_tokens <= budget
+        assert g.answer_tokens <= answer_budget
+        if g.forced:
+            assert g.think_tokens == budget
+            assert "\nTime is up.\n" + THINK_END in g.text
+        if THINK_END in g.text:
+            thought, _, answer = g.text.rpartition(THINK_END)
+            assert answer is not None
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_samples_are_distinct_and_reproducible_by_seed(engine_name, request):
+    engine = request.getfixturevalue(engine_name)
+    jobs = _jobs(_prompt(True), 2, 4)
+    settings = GenerationSettings(mode="slow", budget=24)
+    first = generate(engine, jobs, settings)
+    again = generate(engine, list(reversed(jobs)), settings)[::-1]
+    assert [g.token_ids for g in first] == [g.token_ids for g in again]
+    for item in ("q0", "q1"):
+        texts = [g.text for g in first if g.id == item]
+        assert len(set(texts)) == len(texts), "samples of one item must differ"
+
+
+def test_engines_agree_on_greedy_tokens(vllm_text_engine, hf_text_engine):
+    jobs = _jobs(_prompt(True), 3, 1)
+    settings = GenerationSettings(mode="slow", budget=6, temperature=0.0)
+    from_vllm = generate(vllm_text_engine, jobs, settings)
+    from_hf = generate(hf_text_engine, jobs, settings)
+    assert [g.token_ids for g in from_vllm] == [g.token_ids for g in from_hf]
+
+
+def test_nothink_prompt_does_not_open_the_thought():
+    assert _prompt(True).endswith("<|im_start|>assistant\n<think>\n")
+    assert _prompt(False).endswith("<|im_start|>assistant\n")
+
+
+def _noise(seed: int) -> Image.Image:
+    import random
+
+    rng = random.Random(seed)
+    return Image.frombytes("RGB", (56, 56), bytes(rng.randrange(256) for _ in range(56 * 56 * 3)))
+
+
+@pytest.mark.parametrize("engine_name", ["vllm_vl_engine", "hf_vl_engine"])
+def test_images_reach_the_model(engine_name, request):
+    engine = request.getfixturevalue(engine_name)
+    prompt = PromptBuilder("qwen_vl").render("What colour is this?", num_images=1, think=False)
+    settings = GenerationSettings(mode="nothink", budget=8, temperature=0.0)
+    images = [_noise(1), Image.new("RGB", (56, 56), "white"), _noise(2), _noise(1)]
+    outputs = [generate(engine, [Job("t", f"i{k}", 0, prompt, 1, images=[image])], settings)[0].token_ids
+               for k, image in enumerate(images)]
+    assert outputs[0] == outputs[3], "the same image must give the same greedy output"
+    assert len({tuple(o) for o in outputs[:3]}) > 1, "different images must change the output"
+
+
+def test_vision_engines_agree_on_greedy_tokens(vllm_vl_engine, hf_vl_engine):
+    prompt = PromptBuilder("qwen_vl").render("Describe.", num_images=1, think=True)
+    job = Job("t", "img", 0, prompt, 1, images=[Image.new("RGB", (56, 84), (10, 200, 30))])
+    settings = GenerationSettings(mode="slow", budget=5, temperature=0.0)
+    assert generate(vllm_vl_engine, [job], settings)[0].token_ids == generate(hf_vl_engine, [job], settings)[0].token_ids
