@@ -55,8 +55,16 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--quiet", action="store_true", help="no progress bar or table")
 
 
+# The embedded default (no --model, no --bench, no --config) is a demo that must finish in minutes on a
+# laptop CPU, so it uses a smaller budget than the paper's 16384 unless --budget says otherwise.
+EMBEDDED_DEFAULT_BUDGET = 1024
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
     file_values = load_yaml(args.config) if args.config else {}
+    embedded_default = not (args.config or args.model or args.benchmarks)
+    if embedded_default and args.budget is None:
+        args.budget = EMBEDDED_DEFAULT_BUDGET
     flags = {name: getattr(args, name, None) for name in (
         "model", "budget", "budget_policy", "answer_budget", "samples", "temperature", "top_p", "seed", "engine",
         "tensor_parallel_size", "dtype", "max_model_len", "limit", "data_dir", "batch_size", "keywords", "family",
