@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.engines import Engine, EngineOutput, EngineRequest, SamplingSettings
+from harness.engines import Engine, EngineOutput, EngineRequest, Progress, SamplingSettings
 from harness.modes import DEFAULT_EARLY_STOP, think_opened
 from harness.types import Generation
 
@@ -56,9 +56,9 @@ def sample_seed(base_seed: int, benchmark: str, item_id: str, sample_index: int)
 
 
 def count_think_tokens(token_ids: list[int], text: str, tokenizer: Any) -> int:
-    """Tokens up to and including the last `</think>`; 0 when the thought never closed."""
+    """Tokens up to and including the last `</think>`; all of them when the thought never closed."""
     if THINK_END not in text:
-        return 0
+        return len(token_ids)
     end_ids = tokenizer.encode(THINK_END, add_special_tokens=False)
     if len(end_ids) == 1:
         positions = [i for i, t in enumerate(token_ids) if t == end_ids[0]]
@@ -76,18 +76,27 @@ def count_think_tokens(token_ids: list[int], text: str, tokenizer: Any) -> int:
     return low
 
 
-def generate(engine: Engine, jobs: list[Job], settings: GenerationSettings) -> list[Generation]:
-    """Generations for `jobs`, in order, following the mode and budget policy."""
+def phases(settings: GenerationSettings) -> int:
+    """Engine calls per job: two under budget-policy force with an open thought (think, then answer)."""
+    return 2 if settings.budget_policy == "force" and think_opened(settings.mode) else 1
+
+
+def generate(engine: Engine, jobs: list[Job], settings: GenerationSettings,
+             progress: Progress | None = None) -> list[Generation]:
+    """Generations for `jobs`, in order, following the mode and budget policy.
+
+    `progress` is called with the number of engine requests finished (`phases()` per job).
+    """
     if not jobs:
         return []
     started = time.perf_counter()
     thinking = think_opened(settings.mode)
     sampling = settings.sampling()
     if settings.budget_policy == "force" and thinking:
-        results = _generate_forced(engine, jobs, settings, sampling)
+        results = _generate_forced(engine, jobs, settings, sampling, progress)
     else:
         requests = [EngineRequest(job.prompt, job.seed, settings.budget, job.images) for job in jobs]
-        outputs = engine.generate(requests, sampling)
+        outputs = engine.generate(requests, sampling, progress)
         results = []
         for job, out in zip(jobs, outputs):
             think = count_think_tokens(out.token_ids, out.text, engine.tokenizer) if thinking else 0
@@ -100,10 +109,11 @@ def generate(engine: Engine, jobs: list[Job], settings: GenerationSettings) -> l
 
 
 def _generate_forced(engine: Engine, jobs: list[Job], settings: GenerationSettings,
-                     sampling: SamplingSettings) -> list[Generation]:
+                     sampling: SamplingSettings, progress: Progress | None) -> list[Generation]:
     phase1 = engine.generate(
         [EngineRequest(job.prompt, job.seed, settings.budget, job.images, stop=[THINK_END]) for job in jobs],
         sampling,
+        progress,
     )
     continued: list[tuple[int, str]] = []  # (job index, thought text including the closing tag)
     results: list[Generation | None] = [None] * len(jobs)
@@ -114,14 +124,15 @@ def _generate_forced(engine: Engine, jobs: list[Job], settings: GenerationSettin
         elif out.finish_reason == "length":
             forced_flags[index] = True
             continued.append((index, out.text + settings.early_stop + THINK_END + "\n\n"))
-        else:  # the model ended its turn without closing the thought
-            results[index] = _generation(job, out.text, out.token_ids, out.finish_reason, False, 0,
-                                         len(out.token_ids), out.prompt_tokens)
+        else:  # the model ended its turn without closing the thought: all of it was thinking
+            results[index] = _generation(job, out.text, out.token_ids, out.finish_reason, False,
+                                         len(out.token_ids), 0, out.prompt_tokens)
     if continued:
         phase2 = engine.generate(
             [EngineRequest(jobs[i].prompt + thought, jobs[i].seed + 1, settings.answer_budget, jobs[i].images)
              for i, thought in continued],
             sampling,
+            progress,
         )
         for (index, thought), answer in zip(continued, phase2):
             first = phase1[index]

@@ -25,7 +25,7 @@ from harness import __version__
 from harness.benchmarks import BenchmarkSpec, get_spec
 from harness.config import DEFAULT_MODEL, RunConfig
 from harness.data import fingerprint_samples, load_samples
-from harness.generate import GenerationSettings, Job, error_generation, generate, sample_seed
+from harness.generate import GenerationSettings, Job, error_generation, generate, phases, sample_seed
 from harness.modes import BanSet, build_ban_set, resolve_keywords, think_opened
 from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, detect_family
 from harness.store import RunDir, append_jsonl, write_json_atomic
@@ -175,6 +175,17 @@ def _merge_benchmark_blocks(run_dir: RunDir, manifest: dict[str, Any]) -> None:
         manifest["benchmarks"] = {**old, **manifest["benchmarks"]}
 
 
+def engine_options(config: RunConfig, prepared: Prepared | None) -> dict[str, Any]:
+    """Keyword arguments for `create_engine` from the run's settings."""
+    options: dict[str, Any] = {"dtype": config.dtype}
+    if config.engine == "vllm":
+        max_images = max([len(s.images) for v in prepared.samples.values() for s in v] + [1]) if prepared else 8
+        options.update(tensor_parallel_size=config.tensor_parallel_size, seed=config.seed,
+                       max_model_len=config.max_model_len, engine_args=config.engine_args,
+                       max_images=max_images)
+    return options
+
+
 def run(config: RunConfig, progress: bool = True, engine: Any = None) -> Path:
     """Run (or resume) an evaluation; returns the run directory. `engine` may be passed in (tests)."""
     timings: dict[str, float] = {}
@@ -266,24 +277,20 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None) -> Path:
         if engine is None:
             from harness.engines import create_engine
 
-            options: dict[str, Any] = {"dtype": config.dtype}
-            if config.engine == "vllm":
-                options.update(tensor_parallel_size=config.tensor_parallel_size, seed=config.seed,
-                               max_model_len=config.max_model_len, engine_args=config.engine_args,
-                               max_images=max([len(s.images) for v in prepared.samples.values() for s in v] + [1]))
-            engine = create_engine(config.engine, prepared.model_path, **options)
+            engine = create_engine(config.engine, prepared.model_path, **engine_options(config, prepared))
         timings["load_s"] = time.perf_counter() - load_started
         generate_started = time.perf_counter()
-        bar = _progress(len(jobs), enabled=progress)
+        per_job = phases(settings)
+        bar = _progress(len(jobs) * per_job, enabled=progress)
         for start in range(0, len(jobs), config.batch_size):
             batch = jobs[start:start + config.batch_size]
-            results = generate(engine, batch, settings)
+            results = generate(engine, batch, settings, bar.update if bar is not None else None)
             append_jsonl(run_dir.generations_path,
                          [{"benchmark": job.benchmark, **g.to_json()} for job, g in zip(batch, results)])
             generated_tokens += sum(len(g.token_ids) for g in results)
             prompt_tokens += sum(g.prompt_tokens for g in results)
-            if bar is not None:
-                bar.update(len(batch))
+            if bar is not None:  # jobs that skipped a phase (a turn ended inside the thought) count as done
+                bar.update((start + len(batch)) * per_job - bar.n)
         if bar is not None:
             bar.close()
         timings["generate_s"] = time.perf_counter() - generate_started
@@ -296,8 +303,11 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None) -> Path:
     timings["wall_s"] = time.perf_counter() - started
     from harness.summary import write_summary
 
+    # An engine that shares or offloads work (a sweep's cache, a server) says what it really generated.
+    usage = engine.take_usage() if hasattr(engine, "take_usage") else {}
     summary = write_summary(run_dir, throughput_update={
         "engine": config.engine, "prompt_tokens": prompt_tokens, "generated_tokens": generated_tokens, **timings,
+        **usage,
     })
     if progress:
         from harness.summary import format_table
@@ -312,4 +322,4 @@ def _progress(total: int, enabled: bool) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="generating", unit="sample", file=sys.stderr)
+    return tqdm(total=total, desc="generating", unit="request", file=sys.stderr)

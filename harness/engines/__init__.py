@@ -9,7 +9,9 @@ token ids, temperature and top-p.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
+
+Progress = Callable[[int], None]  # called with the number of requests just finished
 
 ENGINES = ("vllm", "hf")
 
@@ -44,7 +46,8 @@ class Engine(Protocol):
     tokenizer: Any
     max_model_len: int
 
-    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings) -> list[EngineOutput]: ...
+    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
+                 progress: Progress | None = None) -> list[EngineOutput]: ...
 
     def close(self) -> None: ...
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from harness.engines import EngineOutput, EngineRequest, SamplingSettings
+from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
 
 BAN_BIAS = -100.0
 
@@ -65,7 +65,8 @@ class HFEngine:
         return self.tokenizer(request.prompt, return_tensors="pt", add_special_tokens=False)
 
     @torch.no_grad()
-    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings) -> list[EngineOutput]:
+    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
+                 progress: Progress | None = None) -> list[EngineOutput]:
         outputs = []
         processors = [_BanBias(sampling.banned_token_ids)] if sampling.banned_token_ids else []
         for request in requests:
@@ -75,7 +76,7 @@ class HFEngine:
             greedy = sampling.temperature <= 0
             generated = self.model.generate(
                 **inputs,
-                max_new_tokens=request.max_tokens,
+                max_new_tokens=max(1, min(request.max_tokens, self.max_model_len - prompt_len)),
                 do_sample=not greedy,
                 temperature=None if greedy else sampling.temperature,
                 top_p=None if greedy else sampling.top_p,
@@ -88,6 +89,8 @@ class HFEngine:
             )
             token_ids = generated[0, prompt_len:].tolist()
             outputs.append(self._output(token_ids, request, prompt_len))
+            if progress:
+                progress(1)
         return outputs
 
     def _output(self, token_ids: list[int], request: EngineRequest, prompt_len: int) -> EngineOutput:

@@ -8,9 +8,10 @@ shared prompt cost nothing extra. Bans go through `logit_bias` (-100 on each ban
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
-from harness.engines import EngineOutput, EngineRequest, SamplingSettings
+from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
 
 BAN_BIAS = -100.0
 
@@ -41,7 +42,8 @@ class VLLMEngine:
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
-    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings) -> list[EngineOutput]:
+    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
+                 progress: Progress | None = None) -> list[EngineOutput]:
         from vllm import SamplingParams
 
         logit_bias = {int(i): BAN_BIAS for i in sampling.banned_token_ids} or None
@@ -64,7 +66,8 @@ class VLLMEngine:
                 spaces_between_special_tokens=False,
                 logit_bias=logit_bias,
             ))
-        results = self.llm.generate(prompts, params, use_tqdm=False)
+        use_tqdm: Any = (lambda **_: _ProgressRelay(progress)) if progress else False
+        results = self.llm.generate(prompts, params, use_tqdm=use_tqdm)
         outputs = []
         for result in results:
             completion = result.outputs[0]
@@ -80,6 +83,30 @@ class VLLMEngine:
 
     def close(self) -> None:
         del self.llm
+
+
+class _ProgressRelay:
+    """Stands in for the tqdm bar `LLM.generate` drives, relaying each finished request to the caller's bar."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.n = 0
+        self.postfix = ""
+        self.started = time.perf_counter()
+
+    @property
+    def format_dict(self) -> dict[str, float]:
+        return {"elapsed": max(time.perf_counter() - self.started, 1e-9)}
+
+    def update(self, count: int = 1) -> None:
+        self.n += count
+        self.progress(count)
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _has_cuda() -> bool:
