@@ -1,0 +1,58 @@
+"""`harness compare BASE NEW`: paired per-benchmark comparison; exits 1 on a significant regression.
+
+Exit status: 0 when nothing regressed; 1 with --fail-on-regression when a benchmark dropped by more
+than --threshold points with p < --alpha; 2 when the runs cannot be read, or, with
+--fail-on-regression, when a benchmark of BASE could not be checked in NEW (different data or
+definition, no shared items, or missing): a nightly job must not pass on a check it did not make.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.report.compare import compare_runs, to_html, to_markdown
+from harness.report.rundir import RunDirError, load_run
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("compare", help="compare two runs item by item (nightly regressions)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(parser)
+    parser.set_defaults(func=main)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("base", metavar="BASE", help="the baseline run directory")
+    parser.add_argument("new", metavar="NEW", help="the run directory to check")
+    parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 on a significant drop")
+    parser.add_argument("--threshold", type=float, default=1.0, metavar="PTS",
+                        help="a drop must exceed this many accuracy points to count (default 1.0)")
+    parser.add_argument("--alpha", type=float, default=0.05, metavar="A", help="significance level (default 0.05)")
+    parser.add_argument("--html", default=None, metavar="PATH",
+                        help="where to write the HTML page (default: NEW/compare.html)")
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        base, new = load_run(args.base), load_run(args.new)
+        comparison = compare_runs(base, new, threshold=args.threshold, alpha=args.alpha)
+    except (RunDirError, ValueError) as error:
+        print(f"harness compare: {error}", file=sys.stderr)
+        return 2
+    print(to_markdown(comparison), end="")
+    html_path = Path(args.html) if args.html else Path(args.new) / "compare.html"
+    html_path.write_text(to_html(comparison), encoding="utf-8")
+    print(f"wrote {html_path}", file=sys.stderr)
+    if not args.fail_on_regression:
+        return 0
+    if comparison.regressions:
+        return 1
+    return 2 if comparison.unchecked else 0
+
+
+if __name__ == "__main__":
+    standalone = argparse.ArgumentParser(prog="harness compare", description=__doc__)
+    configure(standalone)
+    sys.exit(main(standalone.parse_args()))

@@ -1,0 +1,216 @@
+"""Paired comparison of two runs, benchmark by benchmark and subject by subject, for nightly regressions.
+
+Two runs are only compared on what they share: the same benchmark definition, the same data (by
+fingerprint) and the same items. Anything else is reported as incomparable with the reason, never
+silently compared. Significance comes from paired tests over items (stats.paired_difference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness.report.render import render
+from harness.report.rundir import Run
+from harness.report.stats import Accuracy, PairedDifference, avg_at_k, item_accuracy, paired_difference
+from harness.report.tables import correctness, item_ids, subject_of
+
+COMPARED = "compared"
+INCOMPARABLE = "incomparable"
+ONLY_BASE = "only in BASE"
+ONLY_NEW = "only in NEW"
+
+
+@dataclass
+class Flip:
+    """An item whose majority verdict changed; rates are the share of samples correct."""
+
+    id: str
+    subject: str
+    base_rate: float
+    new_rate: float
+
+
+@dataclass
+class Side:
+    """One slice (a benchmark or a subject) compared on the items both runs decided."""
+
+    name: str
+    base: Accuracy
+    new: Accuracy
+    paired: PairedDifference | None
+
+
+@dataclass
+class BenchmarkComparison:
+    benchmark: str
+    title: str
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    overall: Side | None = None
+    subjects: list[Side] = field(default_factory=list)
+    flips: list[Flip] = field(default_factory=list)
+    regression: bool = False
+
+
+@dataclass
+class Comparison:
+    base: Run
+    new: Run
+    threshold: float
+    alpha: float
+    benchmarks: list[BenchmarkComparison]
+
+    @property
+    def regressions(self) -> list[BenchmarkComparison]:
+        return [b for b in self.benchmarks if b.regression]
+
+    @property
+    def unchecked(self) -> list[BenchmarkComparison]:
+        """Benchmarks of BASE that could not be checked in NEW."""
+        return [b for b in self.benchmarks if b.status in (INCOMPARABLE, ONLY_BASE)]
+
+
+def _mismatch(base: Run, new: Run, benchmark: str) -> tuple[list[str], list[str]]:
+    """Reasons the benchmark cannot be compared, and notes on what could not be verified."""
+    reasons, notes = [], []
+    base_info, new_info = base.info(benchmark), new.info(benchmark)
+    for attribute, label in (("data_fingerprint", "dataset fingerprint"), ("definition_sha256", "benchmark definition")):
+        a, b = getattr(base_info, attribute), getattr(new_info, attribute)
+        if a and b and a != b:
+            reasons.append(f"{label} differs ({a[:12]} vs {b[:12]})")
+        elif not (a and b):
+            notes.append(f"{label} missing from a manifest; compared on item ids only")
+    return reasons, notes
+
+
+def _side(name: str, base_matrix: np.ndarray, new_matrix: np.ndarray) -> Side:
+    try:
+        paired = paired_difference(base_matrix, new_matrix)
+    except ValueError:  # nothing decided on both sides
+        paired = None
+    return Side(name, avg_at_k(base_matrix), avg_at_k(new_matrix), paired)
+
+
+def compare_benchmark(base: Run, new: Run, benchmark: str, threshold: float, alpha: float) -> BenchmarkComparison:
+    title = base.info(benchmark).title
+    result = BenchmarkComparison(benchmark, title, COMPARED)
+    reasons, result.notes = _mismatch(base, new, benchmark)
+    base_ids, new_ids = item_ids(base, benchmark), item_ids(new, benchmark)
+    new_set = set(new_ids)
+    common = [item_id for item_id in base_ids if item_id in new_set]
+    if not common:
+        reasons.append(f"no items in common ({len(base_ids)} in BASE, {len(new_ids)} in NEW)")
+    if reasons:
+        result.status, result.reasons = INCOMPARABLE, reasons
+        return result
+    if len(common) < max(len(base_ids), len(new_ids)):
+        result.notes.append(f"compared on the {len(common)} shared items "
+                            f"(BASE has {len(base_ids)}, NEW has {len(new_ids)})")
+    base_matrix, new_matrix = correctness(base, benchmark, common), correctness(new, benchmark, common)
+    result.overall = _side(title, base_matrix, new_matrix)
+    subjects: dict[str, list[int]] = {}
+    for row, item_id in enumerate(common):
+        subjects.setdefault(subject_of(base, benchmark, item_id) or "(none)", []).append(row)
+    if len(subjects) > 1:
+        result.subjects = [_side(name, base_matrix[rows], new_matrix[rows]) for name, rows in sorted(subjects.items())]
+    base_rates, new_rates = item_accuracy(base_matrix), item_accuracy(new_matrix)
+    for row, item_id in enumerate(common):
+        b, n = base_rates[row], new_rates[row]
+        if not (np.isnan(b) or np.isnan(n)) and (b >= 0.5) != (n >= 0.5):
+            result.flips.append(Flip(item_id, subject_of(base, benchmark, item_id), float(b), float(n)))
+    paired = result.overall.paired
+    result.regression = bool(paired and paired.difference < -threshold and paired.p_value < alpha)
+    return result
+
+
+def compare_runs(base: Run, new: Run, *, threshold: float = 1.0, alpha: float = 0.05) -> Comparison:
+    if threshold < 0:
+        raise ValueError(f"--threshold must be non-negative points, got {threshold}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"--alpha must be between 0 and 1, got {alpha}")
+    results = []
+    new_names = set(new.benchmark_names())
+    for benchmark in base.benchmark_names():
+        if benchmark not in new_names:
+            results.append(BenchmarkComparison(benchmark, base.info(benchmark).title, ONLY_BASE,
+                                               reasons=["not in NEW"]))
+        else:
+            results.append(compare_benchmark(base, new, benchmark, threshold, alpha))
+    for benchmark in new.benchmark_names():
+        if benchmark not in base.benchmark_names():
+            results.append(BenchmarkComparison(benchmark, new.info(benchmark).title, ONLY_NEW, reasons=["not in BASE"]))
+    return Comparison(base, new, threshold, alpha, results)
+
+
+def _num(value: float | None, digits: int = 1, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _p(value: float) -> str:
+    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def _cells(side: Side) -> list[str]:
+    paired = side.paired
+    if paired is None:
+        return [_num(side.base.mean), _num(side.new.mean), "–", "–", "–", "–"]
+    return [
+        _num(side.base.mean), _num(side.new.mean), _num(paired.difference, signed=True),
+        f"[{_num(paired.ci95[0], signed=True)}, {_num(paired.ci95[1], signed=True)}]",
+        _p(paired.p_value), f"{paired.test} (n={paired.n_items}, −{paired.base_only}/+{paired.new_only})",
+    ]
+
+
+def _md(text: str) -> str:
+    """Keep table cells intact: names come from run directories and may contain pipes."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(comparison: Comparison, max_flips: int = 20) -> str:
+    base, new = comparison.base, comparison.new
+    lines = [
+        f"# compare: {_md(new.label)} vs {_md(base.label)}",
+        "",
+        f"BASE `{_md(base.path)}` · NEW `{_md(new.path)}` · regression = drop > {comparison.threshold:g} points "
+        f"with p < {comparison.alpha:g}",
+        "",
+        "| benchmark | BASE % | NEW % | Δ pts | 95% CI | p | test (items, lost/gained) | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for result in comparison.benchmarks:
+        if result.overall is None:
+            lines.append(f"| {_md(result.title)} | – | – | – | – | – | – | **{result.status}**: {_md('; '.join(result.reasons))} |")
+            continue
+        verdict = "**REGRESSION**" if result.regression else "ok"
+        lines.append("| " + " | ".join([_md(result.title), *_cells(result.overall), verdict]) + " |")
+    for result in comparison.benchmarks:
+        if not (result.subjects or result.flips or result.notes):
+            continue
+        lines += ["", f"## {_md(result.title)}"]
+        lines += [f"- note: {_md(note)}" for note in result.notes]
+        if result.subjects:
+            lines += ["", "| subject | BASE % | NEW % | Δ pts | 95% CI | p | test |", "|---|---|---|---|---|---|---|"]
+            lines += ["| " + " | ".join([_md(side.name), *_cells(side)]) + " |" for side in result.subjects]
+        if result.flips:
+            lost = sum(f.base_rate >= 0.5 for f in result.flips)
+            lines += ["", f"Flipped items: {len(result.flips)} ({lost} lost, {len(result.flips) - lost} gained)", ""]
+            for flip in result.flips[:max_flips]:
+                arrow = "lost" if flip.base_rate >= 0.5 else "gained"
+                lines.append(f"- `{_md(flip.id)}` ({_md(flip.subject) or '-'}): {arrow}, "
+                             f"{flip.base_rate:.0%} → {flip.new_rate:.0%} of samples correct")
+            if len(result.flips) > max_flips:
+                lines.append(f"- … {len(result.flips) - max_flips} more in the HTML page")
+    if comparison.regressions:
+        lines += ["", "REGRESSION in: " + ", ".join(_md(r.title) for r in comparison.regressions)]
+    if comparison.unchecked:
+        lines += ["", "NOT CHECKED: " + ", ".join(f"{_md(r.title)} ({r.status})" for r in comparison.unchecked)]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(comparison: Comparison) -> str:
+    return render("compare.html.j2", comparison=comparison, cells=_cells, p=_p, num=_num)

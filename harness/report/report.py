@@ -1,0 +1,149 @@
+"""Build the self-contained HTML report for one or more runs.
+
+One page answers a researcher's questions in order: how accurate (Avg@k with spread and interval),
+where (benchmarks, subjects), at what cost (tokens, truncation, throughput), what thinking buys (mode
+comparison, accuracy versus budget), what goes wrong (hallucination phrases, residual banned words),
+and on which items (the drill-down).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.report.drilldown import TEXT_BUDGET_CHARS, ThumbnailJob, build_drilldown
+from harness.report.plots import budget_curve, token_histogram
+from harness.report.render import render
+from harness.report.rundir import Run, load_items, load_run
+from harness.report.tables import BenchmarkRow, PhraseSplit, benchmark_rows, phrase_split, residual_keywords
+from harness.report.text import DEFAULT_HALLUCINATION_PHRASES
+
+GROUP_ORDER = ("General", "Mathematics", "Logic", "Physics", "Other")
+
+
+@dataclass
+class RunView:
+    run: Run
+    rows: list[BenchmarkRow]
+    histograms: dict[str, str]
+    phrase_splits: dict[str, PhraseSplit]
+    residuals: dict[str, dict[str, int]]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> dict[str, Any]:
+        return (self.run.summary or {}).get("throughput") or {}
+
+
+@dataclass
+class ModeComparison:
+    """Several runs of one model: the paper's Table 4 per benchmark, and Figure 9 where budgets vary."""
+
+    model: str
+    benchmark: str
+    title: str
+    rows: list[tuple[Run, BenchmarkRow]]
+    curve: str | None
+
+
+def group_key(group: str) -> tuple[int, str]:
+    return (GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER), group)
+
+
+def _run_view(run: Run, phrases: list[str]) -> RunView:
+    rows = benchmark_rows(run)
+    rows.sort(key=lambda row: group_key(row.group))
+    histograms = {}
+    for row in rows:
+        generations = [g for key, g in run.generations.items() if key[0] == row.name and g.error is None]
+        if generations:
+            histograms[row.name] = token_histogram(
+                np.fromiter((g.think_tokens for g in generations), dtype=float, count=len(generations)),
+                np.fromiter((g.answer_tokens for g in generations), dtype=float, count=len(generations)),
+                row.title)
+    warnings = []
+    for row in rows:
+        mean = row.accuracy.mean
+        if row.summary_accuracy is not None and mean is not None and abs(row.summary_accuracy - mean) > 0.05:
+            warnings.append(f"{row.name}: summary.json says {row.summary_accuracy:.2f}% but scores.jsonl "
+                            f"gives {mean:.2f}%; the tables use scores.jsonl.")
+    if run.summary is None:
+        warnings.append("summary.json is missing (the run may not have finished); numbers come from scores.jsonl.")
+    return RunView(
+        run=run,
+        rows=rows,
+        histograms=histograms,
+        phrase_splits={row.name: phrase_split(run, row.name, phrases) for row in rows} if run.generations else {},
+        residuals={row.name: residual_keywords(run, row.name) for row in rows},
+        warnings=warnings,
+    )
+
+
+def mode_comparisons(views: list[RunView]) -> list[ModeComparison]:
+    by_model: dict[str, list[RunView]] = defaultdict(list)
+    for view in views:
+        by_model[view.run.model_fingerprint or view.run.model].append(view)
+    comparisons = []
+    for model_views in by_model.values():
+        if len(model_views) < 2:
+            continue
+        benchmarks = dict.fromkeys(row.name for view in model_views for row in view.rows)
+        for benchmark in benchmarks:
+            rows = [(view.run, row) for view in model_views for row in view.rows if row.name == benchmark]
+            if len(rows) < 2:
+                continue
+            rows.sort(key=lambda pair: (pair[0].mode, pair[0].budget or 0))
+            series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+            for run, row in rows:
+                if run.budget is not None and row.accuracy.mean is not None:
+                    series[run.mode].append((run.budget, row.accuracy.mean))
+            curves = {mode: points for mode, points in series.items() if len({b for b, _ in points}) > 1}
+            baselines = {mode: points[0][1] for mode, points in series.items() if mode not in curves}
+            title = rows[0][1].title
+            curve = budget_curve(curves, baselines, title) if curves else None
+            comparisons.append(ModeComparison(rows[0][0].model, benchmark, title, rows, curve))
+    return comparisons
+
+
+def build_report(
+    run_dirs: list[str | Path],
+    *,
+    phrases: list[str] | None = None,
+    text_budget_chars: int = TEXT_BUDGET_CHARS,
+) -> str:
+    """Render the report for the given run directories and return the HTML text."""
+    if not run_dirs:
+        raise ValueError("no run directory given")
+    phrases = list(phrases or DEFAULT_HALLUCINATION_PHRASES)
+    for path in run_dirs:
+        if not (Path(path) / "manifest.json").exists():
+            load_run(path)  # raises the clear error for a directory that is not a run
+    items = [load_items(Path(path) / "items.jsonl") for path in run_dirs]
+    originals = [t for run_items in items for item in run_items.values() for t in item.thumbnails]
+    with ThumbnailJob(originals) as thumbnail_job:
+        runs = [load_run(path, items=run_items) for path, run_items in zip(run_dirs, items)]
+        views = [_run_view(run, phrases) for run in runs]
+        drilldown = build_drilldown(runs, text_budget_chars=text_budget_chars, thumbnail_job=thumbnail_job)
+    title = ", ".join(dict.fromkeys(run.model for run in runs))
+    return render(
+        "report.html.j2",
+        title=title,
+        views=views,
+        comparisons=mode_comparisons(views),
+        phrases=phrases,
+        drilldown=drilldown,
+    )
+
+
+def write_report(run_dirs: list[str | Path], output: str | Path, **options: Any) -> Path:
+    """Build the report and write it atomically (a half-written report never replaces a good one)."""
+    output = Path(output)
+    html = build_report(run_dirs, **options)
+    partial = output.with_name(output.name + ".partial")
+    partial.write_text(html, encoding="utf-8")
+    partial.replace(output)
+    return output

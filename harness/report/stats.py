@@ -1,0 +1,137 @@
+"""The statistics behind every number the reports print: Avg@k with its spread and interval, and paired tests.
+
+Kept apart from rendering so that the report, `compare` and the leaderboard agree to the last digit,
+and so that each formula is tested on its own. Correctness arrives as an items x samples matrix of
+1.0 / 0.0 / NaN, where NaN means undecided, errored or missing: never counted as wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+Z95 = 1.959963984540054
+
+
+@dataclass
+class Accuracy:
+    """Avg@k in percent: the mean over the k sample runs of each run's accuracy over decided items."""
+
+    mean: float | None  # None when nothing was decided
+    std: float  # across the k sample runs (sample standard deviation; 0 for k = 1)
+    ci95: tuple[float, float] | None  # item-clustered normal interval around `mean`
+    per_sample: list[float | None]
+    n_items: int
+    n_decided: int  # (item, sample) pairs with a verdict of true or false
+    n_undecided: int  # (item, sample) pairs with correct = null or no score at all
+
+
+def avg_at_k(matrix: np.ndarray) -> Accuracy:
+    """Avg@k of an items x samples matrix of 1/0/NaN.
+
+    The interval treats items as clusters: each item's mean over its decided samples is one
+    observation, so it reflects both which items were drawn and how noisy the sampling was.
+    """
+    matrix = np.asarray(matrix, dtype=float).reshape(len(matrix), -1)
+    n_items = matrix.shape[0]
+    decided = ~np.isnan(matrix)
+    per_sample: list[float | None] = []
+    for column, mask in zip(matrix.T, decided.T):
+        per_sample.append(float(column[mask].mean() * 100) if mask.any() else None)
+    present = [value for value in per_sample if value is not None]
+    n_decided = int(decided.sum())
+    if not present:
+        return Accuracy(None, 0.0, None, per_sample, n_items, 0, int(matrix.size))
+    mean = float(np.mean(present))
+    std = float(np.std(present, ddof=1)) if len(present) > 1 else 0.0
+    item_means = item_accuracy(matrix)
+    item_means = item_means[~np.isnan(item_means)]
+    if len(item_means) > 1:
+        half = Z95 * float(np.std(item_means, ddof=1)) / math.sqrt(len(item_means)) * 100
+        ci95 = (max(0.0, mean - half), min(100.0, mean + half))
+    else:
+        ci95 = None
+    return Accuracy(mean, std, ci95, per_sample, n_items, n_decided, int(matrix.size) - n_decided)
+
+
+def item_accuracy(matrix: np.ndarray) -> np.ndarray:
+    """Each item's fraction correct over its decided samples (NaN where none was decided)."""
+    matrix = np.asarray(matrix, dtype=float)
+    decided = (~np.isnan(matrix)).sum(axis=1)
+    totals = np.nansum(matrix, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(decided > 0, totals / np.maximum(decided, 1), np.nan)
+
+
+def mcnemar_exact(base_only: int, new_only: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant pairs.
+
+    `base_only` items were right before and wrong now, `new_only` the reverse; under no change each
+    discordant pair is a fair coin, so the p-value is a two-sided binomial tail at 1/2.
+    """
+    if base_only < 0 or new_only < 0:
+        raise ValueError(f"discordant counts must be non-negative, got {base_only}, {new_only}")
+    n = base_only + new_only
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(base_only, new_only) + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+@dataclass
+class PairedDifference:
+    """NEW minus BASE accuracy over the items both runs decided, in percentage points."""
+
+    difference: float
+    ci95: tuple[float, float]
+    p_value: float
+    test: str  # "mcnemar-exact" or "paired-bootstrap"
+    n_items: int
+    base_only: int  # items right in BASE, wrong in NEW (by majority over samples)
+    new_only: int
+
+
+def paired_difference(
+    base: np.ndarray, new: np.ndarray, *, resamples: int = 10_000, seed: int = 0
+) -> PairedDifference:
+    """Compare two items x samples matrices over the same items (rows aligned).
+
+    Single samples on both sides get the exact McNemar test; Avg@k gets a paired bootstrap over
+    items (each resample draws items with replacement and keeps their BASE/NEW pairing). The
+    interval is always the bootstrap percentile interval of the item-mean difference.
+    """
+    base = np.asarray(base, dtype=float)
+    new = np.asarray(new, dtype=float)
+    if base.shape[0] != new.shape[0]:
+        raise ValueError(f"paired comparison needs aligned items, got {base.shape[0]} and {new.shape[0]} rows")
+    base_items = item_accuracy(base)
+    new_items = item_accuracy(new)
+    keep = ~np.isnan(base_items) & ~np.isnan(new_items)
+    base_items, new_items = base_items[keep], new_items[keep]
+    n = int(keep.sum())
+    if n == 0:
+        raise ValueError("no item was decided in both runs")
+    deltas = (new_items - base_items) * 100
+    difference = float(deltas.mean())
+    rng = np.random.default_rng(seed)
+    # Resample in blocks so 10,000 draws over 10,000 items never hold 800 MB of indices at once.
+    block = max(1, 2_000_000 // n)
+    boot = np.concatenate(
+        [deltas[rng.integers(0, n, size=(min(block, resamples - start), n))].mean(axis=1)
+         for start in range(0, resamples, block)]
+    )
+    ci95 = (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
+    base_majority = base_items >= 0.5
+    new_majority = new_items >= 0.5
+    base_only = int((base_majority & ~new_majority).sum())
+    new_only = int((~base_majority & new_majority).sum())
+    if base.shape[1] == 1 and new.shape[1] == 1:
+        p_value, test = mcnemar_exact(base_only, new_only), "mcnemar-exact"
+    else:
+        # Centre the bootstrap at zero to ask how often a no-change world looks this extreme.
+        centred = boot - difference
+        p_value = float(min(1.0, (np.abs(centred) >= abs(difference) - 1e-12).mean()))
+        test = "paired-bootstrap"
+    return PairedDifference(difference, ci95, p_value, test, n, base_only, new_only)

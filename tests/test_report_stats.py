@@ -1,0 +1,78 @@
+"""The statistics every report number rests on."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness.report.stats import avg_at_k, mcnemar_exact, paired_difference
+
+NaN = float("nan")
+
+
+def test_avg_at_k_is_the_mean_of_per_sample_accuracies_over_decided_items():
+    matrix = np.array([[1, 1], [0, 1], [1, NaN], [0, 0]], dtype=float)
+    result = avg_at_k(matrix)
+    assert result.per_sample == [50.0, pytest.approx(200 / 3)]
+    assert result.mean == pytest.approx((50 + 200 / 3) / 2)
+    assert result.std == pytest.approx(np.std([50, 200 / 3], ddof=1))
+    assert (result.n_decided, result.n_undecided) == (7, 1)
+
+
+def test_undecided_is_never_counted_as_wrong():
+    assert avg_at_k(np.array([[1.0], [NaN], [NaN]])).mean == 100.0
+
+
+def test_nothing_decided_gives_no_accuracy():
+    result = avg_at_k(np.array([[NaN, NaN]]))
+    assert result.mean is None and result.ci95 is None
+
+
+def test_interval_is_item_clustered_normal():
+    matrix = np.array([[1.0]] * 30 + [[0.0]] * 70)
+    low, high = avg_at_k(matrix).ci95
+    half = 1.959963984540054 * np.std([1] * 30 + [0] * 70, ddof=1) / math.sqrt(100) * 100
+    assert (low, high) == (pytest.approx(30 - half), pytest.approx(30 + half))
+
+
+def test_exact_mcnemar_matches_the_binomial_tail():
+    # 1 vs 9 discordant pairs: 2 * (C(10,0) + C(10,1)) / 2^10
+    assert mcnemar_exact(1, 9) == pytest.approx(2 * 11 / 1024)
+    assert mcnemar_exact(5, 5) == 1.0
+    assert mcnemar_exact(0, 0) == 1.0
+
+
+def test_single_samples_use_mcnemar_and_count_flips():
+    base = np.array([[1.0]] * 20 + [[0.0]] * 20)
+    new = base.copy()
+    new[:10] = 0.0  # ten items lost
+    result = paired_difference(base, new)
+    assert result.test == "mcnemar-exact"
+    assert (result.base_only, result.new_only) == (10, 0)
+    assert result.difference == pytest.approx(-25.0)
+    assert result.p_value == pytest.approx(mcnemar_exact(10, 0))
+    assert result.ci95[1] < 0
+
+
+def test_avg_at_k_uses_a_paired_bootstrap_that_sees_no_change_as_no_change():
+    rng = np.random.default_rng(1)
+    base = (rng.random((200, 5)) < 0.6).astype(float)
+    result = paired_difference(base, base.copy())
+    assert result.test == "paired-bootstrap"
+    assert result.difference == 0.0 and result.p_value == 1.0
+
+
+def test_paired_bootstrap_detects_a_large_drop():
+    rng = np.random.default_rng(2)
+    base = (rng.random((300, 3)) < 0.8).astype(float)
+    new = (rng.random((300, 3)) < 0.5).astype(float)
+    result = paired_difference(base, new)
+    assert result.difference < -20 and result.p_value < 0.001
+    assert result.ci95[0] < result.difference < result.ci95[1] < 0
+
+
+def test_misaligned_matrices_are_refused():
+    with pytest.raises(ValueError, match="aligned items"):
+        paired_difference(np.zeros((3, 1)), np.zeros((4, 1)))
