@@ -8,7 +8,6 @@ accuracy. Returned values are percentages; a nested dict (e.g. per category) is 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,13 +33,6 @@ class ScoredItem:
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
-
-
-def _std(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    mu = _mean(values)
-    return math.sqrt(sum((v - mu) ** 2 for v in values) / (len(values) - 1))
 
 
 def accuracy(rows: list[ScoredItem]) -> dict[str, float]:
@@ -77,25 +69,30 @@ def _average_dicts(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def accuracy_block(rows: list[ScoredItem], samples: int) -> dict[str, Any]:
-    """Avg@k over the k sample runs, their std, and a 95% interval over items."""
-    per_run = []
-    for k in range(samples):
-        decided = [r for r in rows if r.sample_index == k and r.correct is not None]
-        if decided:
-            per_run.append(100.0 * sum(bool(r.correct) for r in decided) / len(decided))
-    by_item: dict[str, list[float]] = {}
+    """Avg@k over the k sample runs, their std, and an item-clustered 95% interval.
+
+    The formulas live in harness.report.stats so that summary.json, the report, `compare` and the
+    leaderboard agree to the last digit.
+    """
+    import numpy as np
+
+    from harness.report.stats import avg_at_k
+
+    ids = sorted({r.id for r in rows})
+    position = {item_id: n for n, item_id in enumerate(ids)}
+    matrix = np.full((len(ids), samples), np.nan)
     for r in rows:
-        if r.correct is not None:
-            by_item.setdefault(r.id, []).append(1.0 if r.correct else 0.0)
-    item_means = [_mean(v) for v in by_item.values()]
-    mean = _mean(per_run)
-    half = 1.96 * 100.0 * _std(item_means) / math.sqrt(len(item_means)) if len(item_means) > 1 else 0.0
+        if r.correct is not None and r.sample_index < samples:
+            matrix[position[r.id], r.sample_index] = 1.0 if r.correct else 0.0
+    result = avg_at_k(matrix) if ids else None
+    mean = result.mean if result is not None and result.mean is not None else 0.0
+    ci95 = list(result.ci95) if result is not None and result.ci95 else [mean, mean]
     return {
-        "n_items": len({r.id for r in rows}),
+        "n_items": len(ids),
         "accuracy": mean,
-        "std": _std(per_run),
-        "ci95": [max(0.0, mean - half), min(100.0, mean + half)],
-        "per_sample_accuracy": per_run,
+        "std": result.std if result is not None else 0.0,
+        "ci95": ci95,
+        "per_sample_accuracy": [v for v in (result.per_sample if result is not None else []) if v is not None],
         "undecided": sum(1 for r in rows if r.correct is None and r.method != "error"),
         "errors": sum(1 for r in rows if r.method == "error"),
     }
