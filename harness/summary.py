@@ -6,6 +6,8 @@ from typing import Any
 
 from harness.metrics import ScoredItem, summarize_benchmark
 from harness.store import RunDir, read_json, write_json_atomic
+from harness.types import Verdict
+from harness.verify.summary import summarize_verdicts
 
 
 def build_summary(run_dir: RunDir) -> dict[str, Any]:
@@ -15,7 +17,10 @@ def build_summary(run_dir: RunDir) -> dict[str, Any]:
     items = run_dir.items()
     generations = run_dir.generations()
     by_benchmark: dict[str, list[ScoredItem]] = {}
+    verdicts: dict[str, list[Verdict]] = {}
     for row in run_dir.scores():
+        if row.get("method") != "error":
+            verdicts.setdefault(row["benchmark"], []).append(Verdict.from_json(row))
         item = items.get((row["benchmark"], str(row["id"])), {})
         by_benchmark.setdefault(row["benchmark"], []).append(ScoredItem(
             id=str(row["id"]), sample_index=int(row["sample_index"]), answer=item.get("answer", ""),
@@ -28,6 +33,8 @@ def build_summary(run_dir: RunDir) -> dict[str, Any]:
         bench_generations = [g for key, g in generations.items() if key[0] == name]
         metric_names = manifest.get("benchmarks", {}).get(name, {}).get("metrics", ["accuracy"])
         benchmarks[name] = summarize_benchmark(rows, bench_generations, samples, metric_names, keywords)
+        # Rule-only, judge-only and combined accuracy side by side (pooled over samples).
+        benchmarks[name]["verification"] = summarize_verdicts(verdicts.get(name, []))
     return {"benchmarks": benchmarks}
 
 

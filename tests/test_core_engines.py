@@ -130,3 +130,15 @@ def test_vision_engines_agree_on_greedy_tokens(vllm_vl_engine, hf_vl_engine):
     job = Job("t", "img", 0, prompt, 1, images=[Image.new("RGB", (56, 84), (10, 200, 30))])
     settings = GenerationSettings(mode="slow", budget=5, temperature=0.0)
     assert generate(vllm_vl_engine, [job], settings)[0].token_ids == generate(hf_vl_engine, [job], settings)[0].token_ids
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("policy", ["cap", "force"])
+def test_progress_counts_every_engine_request(engine_name, policy, request):
+    from harness.generate import phases
+
+    engine = request.getfixturevalue(engine_name)
+    settings = GenerationSettings(mode="slow", budget=6, budget_policy=policy, answer_budget=4)
+    finished: list[int] = []
+    generate(engine, _jobs(_prompt(True), 3, 1), settings, progress=finished.append)
+    assert 3 <= sum(finished) <= 3 * phases(settings)

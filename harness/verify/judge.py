@@ -1,0 +1,226 @@
+"""The LLM judge: an OpenAI-compatible chat endpoint asked, at temperature 0, whether a final
+answer matches the gold.
+
+Its prompt is a versioned jinja2 file in prompts/ whose SHA-256 keys both the manifest and the
+on-disk verdict cache. Model text reaches the judge only inside markers carrying a nonce derived
+from the item, and only the final answer part (never the thought). A failed call is an error,
+not a verdict: it is not cached, so the next run asks again, and it never counts as wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import openai
+
+from harness.verify.items import JudgeConfig
+
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+JUDGE_VIEW_CHARS = 4000  # the judge sees at most this much of the answer part (its tail)
+_VERDICT = re.compile(r"VERDICT\s*[:：]\s*\**\s*\b(INCORRECT|CORRECT)\b", re.IGNORECASE)
+_MARKER_LIKE = re.compile(r"<{3,}|>{3,}")
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    question: str
+    gold: str
+    response: str  # the response's final answer part
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class JudgeResult:
+    correct: bool | None
+    rationale: str | None
+    error: str | None = None
+    cached: bool = False
+
+
+def parse_verdict(text: str) -> bool | None:
+    """The judge's last "VERDICT: CORRECT|INCORRECT" line; None when it gave none."""
+    last = None
+    for m in _VERDICT.finditer(text):
+        last = m
+    if last is None:
+        return None
+    return last.group(1).upper() == "CORRECT"
+
+
+def _defang(text: str) -> str:
+    """Untrusted text cannot contain our marker brackets, so it cannot fake a closing marker."""
+    return _MARKER_LIKE.sub(lambda m: "‹" * len(m.group()) if m.group()[0] == "<" else "›" * len(m.group()), text)
+
+
+class JudgePrompt:
+    """The rendered judge prompt (system + user) for one request, from a jinja2 file."""
+
+    def __init__(self, name: str = "judge_v1.j2") -> None:
+        path = Path(name) if Path(name).is_absolute() else PROMPTS_DIR / name
+        if not path.is_file():
+            raise FileNotFoundError(f"judge prompt {name!r} not found (looked for {path})")
+        self.name = path.name
+        source = path.read_text(encoding="utf-8")
+        self.sha256 = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        self._template = env.from_string(source)
+
+    def render(self, request: JudgeRequest) -> tuple[str, str]:
+        response = request.response[-JUDGE_VIEW_CHARS:]
+        nonce = hashlib.sha256(
+            json.dumps([request.question, request.gold, response]).encode("utf-8")
+        ).hexdigest()[:16]
+        variables = {
+            "question": _defang(request.question),
+            "gold": _defang(request.gold),
+            "response": _defang(response),
+            "choices": {k: _defang(v) for k, v in request.choices},
+            "nonce": nonce,
+        }
+        module = self._template.make_module(variables)
+        return str(getattr(module, "system", "")).strip(), str(module).strip()
+
+
+class VerdictCache:
+    """Successful judge verdicts on disk (SQLite), keyed by prompt hash, model and the inputs."""
+
+    def __init__(self, directory: str) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.path = Path(directory) / "judge_cache.sqlite"
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, correct INTEGER NOT NULL,"
+            " rationale TEXT, model TEXT, prompt_sha256 TEXT, created REAL)"
+        )
+        self._db.commit()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(prompt_sha256: str, model: str, request: JudgeRequest) -> str:
+        blob = json.dumps([prompt_sha256, model, request.question, request.gold,
+                           request.response[-JUDGE_VIEW_CHARS:], list(request.choices)])
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> tuple[bool, str | None] | None:
+        with self._lock:
+            row = self._db.execute("SELECT correct, rationale FROM verdicts WHERE key = ?", (key,)).fetchone()
+        return (bool(row[0]), row[1]) if row else None
+
+    def put(self, key: str, correct: bool, rationale: str | None, model: str, prompt_sha256: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?)",
+                (key, int(correct), rationale, model, prompt_sha256, time.time()),
+            )
+            self._db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Retryable(Exception):
+    pass
+
+
+class Judge:
+    """Bounded-concurrency, retrying, caching client for one judge model."""
+
+    def __init__(self, config: JudgeConfig) -> None:
+        self.config = config
+        self.prompt = JudgePrompt(config.prompt)
+        self.cache = VerdictCache(config.cache_dir) if config.cache_dir else None
+        self._client = openai.OpenAI(
+            base_url=config.base_url, api_key=config.api_key, timeout=config.timeout_s, max_retries=0
+        )
+        self.calls = 0  # HTTP attempts made (for reports and tests)
+        self._count_lock = threading.Lock()
+
+    def manifest(self) -> dict:
+        return {
+            "policy": self.config.policy,
+            "model": self.config.model,
+            "base_url": self.config.base_url,
+            "prompt": self.prompt.name,
+            "prompt_sha256": self.prompt.sha256,
+            "temperature": 0.0,
+            "max_tokens": self.config.max_tokens,
+        }
+
+    def judge(self, requests: list[JudgeRequest]) -> list[JudgeResult]:
+        results: list[JudgeResult | None] = [None] * len(requests)
+        todo: list[int] = []
+        keys = [VerdictCache.key(self.prompt.sha256, self.config.model, r) for r in requests]
+        for i, key in enumerate(keys):
+            hit = self.cache.get(key) if self.cache else None
+            if hit is not None:
+                results[i] = JudgeResult(hit[0], hit[1], None, cached=True)
+            else:
+                todo.append(i)
+        if todo:
+            with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
+                fresh = list(pool.map(lambda i: self._ask(requests[i]), todo))
+            for i, result in zip(todo, fresh):
+                results[i] = result
+                if self.cache and result.error is None and result.correct is not None:
+                    self.cache.put(keys[i], result.correct, result.rationale, self.config.model,
+                                   self.prompt.sha256)
+        return results  # type: ignore[return-value]
+
+    def _ask(self, request: JudgeRequest) -> JudgeResult:
+        system, user = self.prompt.render(request)
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        error = "no attempt made"
+        for attempt in range(self.config.max_retries + 1):
+            if attempt:
+                time.sleep(min(30.0, self.config.backoff_s * 2 ** (attempt - 1)))
+            with self._count_lock:
+                self.calls += 1
+            try:
+                return self._once(messages)
+            except _Retryable as exc:
+                error = str(exc)
+            except openai.APIStatusError as exc:
+                error = f"HTTP {exc.status_code}: {str(exc)[:200]}"
+                if exc.status_code < 500 and exc.status_code not in (408, 409, 429):
+                    break  # a request the server will never accept: retrying cannot help
+            except openai.APIConnectionError as exc:  # includes timeouts and dropped connections
+                error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            except (openai.APIResponseValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                error = f"malformed response: {type(exc).__name__}: {str(exc)[:200]}"
+        return JudgeResult(None, None, error)
+
+    def _once(self, messages: list[dict]) -> JudgeResult:
+        kwargs = {}
+        if self.config.extra_body:
+            kwargs["extra_body"] = self.config.extra_body
+        completion = self._client.chat.completions.create(
+            model=self.config.model,
+            messages=messages,
+            temperature=0.0,
+            max_tokens=self.config.max_tokens,
+            **kwargs,
+        )
+        if not completion.choices:
+            raise _Retryable("malformed response: no choices")
+        text = completion.choices[0].message.content
+        if not isinstance(text, str):
+            raise _Retryable("malformed response: no message content")
+        verdict = parse_verdict(text)
+        if verdict is None:
+            raise _Retryable(f"no VERDICT line in the judge's reply: {text[-200:]!r}")
+        return JudgeResult(verdict, text.strip()[-500:])
+
+    def close(self) -> None:
+        self._client.close()
+        if self.cache:
+            self.cache.close()

@@ -1,0 +1,137 @@
+"""A scripted OpenAI-compatible chat server on 127.0.0.1 for judge tests.
+
+It is a real HTTP server on a real socket, so the `openai` client, its timeouts and its error
+handling run exactly as against vLLM; only the "model" is a rule, which makes verdicts
+deterministic and lets a test inject faults request by request:
+
+    "ok"         answer normally
+    "500"        HTTP 500 with an error body
+    "400"        HTTP 400 (a request the server refuses; not worth retrying)
+    "timeout"    wait `hang_s` seconds before answering (longer than the client's timeout)
+    "malformed"  HTTP 200 whose body is not JSON
+    "drop"       close the connection without any response
+    "no_verdict" a well-formed reply that contains no VERDICT line
+
+`faults` is consumed one entry per request; when it runs out, requests are answered normally.
+The default rule answers CORRECT when the reference text occurs in the candidate block.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+_BLOCK = r"<<<{name} (\w+)>>>\n(.*?)\n<<<END {name} \1>>>"
+
+
+def block(text: str, name: str) -> str | None:
+    """The content of a marked block in the judge prompt (e.g. "CANDIDATE")."""
+    m = re.search(_BLOCK.format(name=name), text, re.DOTALL)
+    return m.group(2) if m else None
+
+
+def containment_rule(system: str, user: str) -> str:
+    """A deterministic stand-in for a judge: correct when the reference occurs in the candidate."""
+    reference = (block(user, "REFERENCE") or "").strip().lower()
+    candidate = (block(user, "CANDIDATE") or "").lower()
+    verdict = "CORRECT" if reference and reference in candidate else "INCORRECT"
+    return f"The candidate {'gives' if verdict == 'CORRECT' else 'does not give'} the reference.\nVERDICT: {verdict}"
+
+
+class JudgeServer:
+    def __init__(self, decide: Callable[[str, str], str] = containment_rule,
+                 faults: list[str] | None = None, hang_s: float = 3.0) -> None:
+        self.decide = decide
+        self.faults = list(faults or [])
+        self.hang_s = hang_s
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._json(200, {"object": "list", "data": [{"id": "scripted-judge", "object": "model"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests.append(body)
+                    fault = server.faults.pop(0) if server.faults else "ok"
+                if fault == "500":
+                    return self._json(500, {"error": {"message": "scripted failure", "type": "server_error"}})
+                if fault == "400":
+                    return self._json(400, {"error": {"message": "scripted refusal", "type": "invalid_request"}})
+                if fault == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                if fault == "malformed":
+                    payload = b'{"id": "x", "choices": [ this is not json'
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                if fault == "timeout":
+                    time.sleep(server.hang_s)
+                messages = body.get("messages", [])
+                system = next((m["content"] for m in messages if m["role"] == "system"), "")
+                user = next((m["content"] for m in messages if m["role"] == "user"), "")
+                text = "I cannot decide." if fault == "no_verdict" else server.decide(system, user)
+                self._json(200, {
+                    "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion",
+                    "created": int(time.time()), "model": body.get("model", "scripted-judge"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                })
+
+            def _json(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test): nothing to deliver
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "JudgeServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+if __name__ == "__main__":
+    with JudgeServer() as judge_server:
+        print(f"scripted judge listening on {judge_server.url}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
