@@ -142,3 +142,11 @@ def test_progress_counts_every_engine_request(engine_name, policy, request):
     finished: list[int] = []
     generate(engine, _jobs(_prompt(True), 3, 1), settings, progress=finished.append)
     assert 3 <= sum(finished) <= 3 * phases(settings)
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_text_never_carries_the_end_of_turn_token(engine_name, request):
+    engine = request.getfixturevalue(engine_name)
+    results = generate(engine, _jobs(_prompt(True), 6, 3), GenerationSettings(mode="slow", budget=64))
+    assert any(g.finish_reason == "stop" for g in results), "the rigged model ends some turns"
+    assert all("<|im_end|>" not in g.text for g in results)

@@ -45,6 +45,7 @@ class VLLMEngine:
         args.update(engine_args or {})
         self.llm = LLM(**args)
         self.tokenizer = self.llm.get_tokenizer()
+        self.eos_texts = _eos_texts(model, self.tokenizer)
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
     def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
@@ -81,9 +82,16 @@ class VLLMEngine:
         for result in results:
             completion = result.outputs[0]
             stopped_on = completion.stop_reason if isinstance(completion.stop_reason, str) else None
+            text = completion.text
+            if completion.finish_reason == "stop" and stopped_on is None:
+                # With special tokens kept (</think> may be one), vLLM also prints the end-of-turn token.
+                for eos in self.eos_texts:
+                    if text.endswith(eos):
+                        text = text[: -len(eos)]
+                        break
             outputs.append(EngineOutput(
                 token_ids=list(completion.token_ids),
-                text=completion.text,
+                text=text,
                 finish_reason="length" if completion.finish_reason == "length" else "stop",
                 stopped_on=stopped_on,
                 prompt_tokens=len(result.prompt_token_ids or []),
@@ -92,6 +100,19 @@ class VLLMEngine:
 
     def close(self) -> None:
         del self.llm
+
+
+def _eos_texts(model: str, tokenizer: Any) -> list[str]:
+    """The text of every end-of-sequence token (tokenizer's and generation config's)."""
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    try:
+        from transformers import GenerationConfig
+
+        eos = GenerationConfig.from_pretrained(model).eos_token_id
+        ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    except (OSError, ValueError):
+        pass
+    return [t for t in (tokenizer.decode([i], skip_special_tokens=False) for i in ids if i is not None) if t]
 
 
 class _ProgressRelay:
