@@ -60,7 +60,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     judge.add_argument("--judge-cache", default=None, metavar="DIR",
                        help="verdict cache directory (default: RUN_DIR/judge_cache for a run directory; "
                             "none for a predictions file)")
-    judge.add_argument("--judge-prompt", default="judge_v1.j2", metavar="FILE",
+    judge.add_argument("--judge-prompt", default="judge_v2.j2", metavar="FILE",
                        help="judge prompt template in prompts/ (its hash goes into the manifest)")
 
 

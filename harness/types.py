@@ -71,7 +71,7 @@ class Verdict:
     `correct` is None when nothing could decide (a judge error, a verification timeout): such items
     are reported separately, never silently counted as wrong or right. A response with no extractable
     answer is wrong (`method` "no_answer"): otherwise a truncated run would look better than it is.
-    `method` names the stage that decided: e.g. "mcq", "numeric", "math_verify", "string",
+    `method` names the stage that decided: e.g. "mcq", "numeric", "algebra", "math_verify", "string",
     "judge", "no_answer", "judge_error", "timeout", "error".
     """
 

@@ -73,7 +73,7 @@ class JudgeConfig:
     cache_dir: str | None = None
     backoff_s: float = 0.5  # first retry delay; doubles per attempt
     max_tokens: int = 1024
-    prompt: str = "judge_v1.j2"  # a file in prompts/ (or an absolute path)
+    prompt: str = "judge_v2.j2"  # a file in prompts/ (or an absolute path)
     extra_body: dict | None = None
 
     def __post_init__(self) -> None:

@@ -3,8 +3,12 @@ answer matches the gold.
 
 Its prompt is a versioned jinja2 file in prompts/ whose SHA-256 keys both the manifest and the
 on-disk verdict cache. Model text reaches the judge only inside markers carrying a nonce derived
-from the item, and only the final answer part (never the thought). A failed call is an error,
-not a verdict: it is not cached, so the next run asks again, and it never counts as wrong.
+from the item, and only the final answer part (never the thought). Before that, untrusted text is
+defanged: it can contain neither our marker brackets, nor chat-template control tokens (which a
+server would tokenize as real turn boundaries), nor a parseable "VERDICT:" line (a small judge
+that parrots its input would otherwise hand us the candidate's own claimed verdict). A failed
+call is an error, not a verdict: it is not cached, so the next run asks again, and it never
+counts as wrong.
 """
 
 from __future__ import annotations
@@ -27,7 +31,21 @@ from harness.verify.items import JudgeConfig
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 JUDGE_VIEW_CHARS = 4000  # the judge sees at most this much of the answer part (its tail)
 _VERDICT = re.compile(r"VERDICT\s*[:：]\s*\**\s*\b(INCORRECT|CORRECT)\b", re.IGNORECASE)
-_MARKER_LIKE = re.compile(r"<{3,}|>{3,}")
+# Runs of angle brackets, ASCII or look-alike (fullwidth, small, single and double guillemets):
+# three in a row could read as one of our markers.
+_MARKER_LIKE = re.compile(r"[<＜﹤‹«〈⟨]{3,}|[>＞﹥›»〉⟩]{3,}")
+_OPENERS = frozenset("<＜﹤‹«〈⟨")
+# Chat-template control tokens: ChatML and friends (<|im_end|>), Llama/Mistral ([INST], <s>),
+# Gemma (<start_of_turn>), and think tags. In a message's content, a server's tokenizer turns
+# them into the real special tokens, i.e. a forged turn boundary.
+_CONTROL_TOKEN = re.compile(
+    r"<\s*\|[^<>|]{0,64}\|\s*>|</?\s*s\s*>|\[/?\s*INST\s*\]|<<\s*/?\s*SYS\s*>>"
+    r"|<\s*/?\s*(?:start_of_turn|end_of_turn|think|bos|eos|pad)\s*>",
+    re.IGNORECASE,
+)
+# The word the reply parser looks for, ASCII or fullwidth, in any case.
+_VERDICT_WORD = re.compile(r"[VＶvｖ][EＥeｅ][RＲrｒ][DＤdｄ][IＩiｉ][CＣcｃ][TＴtｔ]")
+FENCE_VERSION = "2"  # how untrusted text is defanged; part of the cache key
 
 
 @dataclass(frozen=True)
@@ -56,15 +74,22 @@ def parse_verdict(text: str) -> bool | None:
     return last.group(1).upper() == "CORRECT"
 
 
-def _defang(text: str) -> str:
-    """Untrusted text cannot contain our marker brackets, so it cannot fake a closing marker."""
-    return _MARKER_LIKE.sub(lambda m: "‹" * len(m.group()) if m.group()[0] == "<" else "›" * len(m.group()), text)
+def _neutral_token(match: re.Match) -> str:
+    return match.group().replace("<", "‹").replace(">", "›").replace("[", "⟦").replace("]", "⟧")
+
+
+def defang(text: str) -> str:
+    """Untrusted text made inert for the judge prompt: it keeps its meaning for a reader, but
+    cannot fake a marker, a chat turn or a verdict line."""
+    text = _CONTROL_TOKEN.sub(_neutral_token, text)
+    text = _MARKER_LIKE.sub(lambda m: ("‹" if m.group()[0] in _OPENERS else "›") * 2, text)
+    return _VERDICT_WORD.sub("VERDICT-CLAIM", text)
 
 
 class JudgePrompt:
     """The rendered judge prompt (system + user) for one request, from a jinja2 file."""
 
-    def __init__(self, name: str = "judge_v1.j2") -> None:
+    def __init__(self, name: str = "judge_v2.j2") -> None:
         path = Path(name) if Path(name).is_absolute() else PROMPTS_DIR / name
         if not path.is_file():
             raise FileNotFoundError(f"judge prompt {name!r} not found (looked for {path})")
@@ -80,10 +105,10 @@ class JudgePrompt:
             json.dumps([request.question, request.gold, response]).encode("utf-8")
         ).hexdigest()[:16]
         variables = {
-            "question": _defang(request.question),
-            "gold": _defang(request.gold),
-            "response": _defang(response),
-            "choices": {k: _defang(v) for k, v in request.choices},
+            "question": defang(request.question),
+            "gold": defang(request.gold),
+            "response": defang(response),
+            "choices": {k: defang(v) for k, v in request.choices},
             "nonce": nonce,
         }
         module = self._template.make_module(variables)
@@ -106,7 +131,7 @@ class VerdictCache:
 
     @staticmethod
     def key(prompt_sha256: str, model: str, request: JudgeRequest) -> str:
-        blob = json.dumps([prompt_sha256, model, request.question, request.gold,
+        blob = json.dumps([FENCE_VERSION, prompt_sha256, model, request.question, request.gold,
                            request.response[-JUDGE_VIEW_CHARS:], list(request.choices)])
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -5,7 +5,8 @@ Each answer type has its own extraction order and comparison:
   option the answer part names (letter shapes or a unique option text); letter equality.
 - number: a single number (units, percent, separators, scientific notation); equal within a
   relative 1e-6 or to the gold's written precision; anything else goes to math-verify.
-- math: exact string match, then numbers, then math-verify (run by the caller, isolated).
+- math: exact string match, then numbers, then an exact algebra subset (algebra.py), then
+  math-verify (run by the caller, isolated).
 - text: normalised string equality; yes/no answers by their first word.
 
 A rule outcome is *decisive* when it settles the item (letters, numbers, symbols compared). It is
@@ -21,6 +22,7 @@ import re
 import string
 from dataclasses import dataclass
 
+from harness.verify.algebra import fast_equal
 from harness.verify.extract import (
     Number,
     answer_phrase,
@@ -114,8 +116,11 @@ def marked_answer(region: str, join_boxes: bool = False, sentences: bool = False
     return None
 
 
-def rule_stage(item: VerifyItem) -> RuleOutcome:
-    """Extract and compare; symbolic comparisons are left in `symbolic` for an isolated runner."""
+def rule_stage(item: VerifyItem, fast_path: bool = True) -> RuleOutcome:
+    """Extract and compare; symbolic comparisons are left in `symbolic` for an isolated runner.
+
+    `fast_path`: settle what the exact algebra subset can (method `algebra`) before math-verify;
+    off, every such pair goes to math-verify (the benchmark compares the two)."""
     if not item.answer.strip():
         raise ValueError(f"item {item.id!r}: the gold answer is empty")
     choices = normalize_choices(item.id, item.choices)
@@ -170,6 +175,9 @@ def rule_stage(item: VerifyItem) -> RuleOutcome:
         if gold_number is not None and pred_number is not None:
             return RuleOutcome("math", candidate, numbers_match(gold_number, pred_number), "numeric",
                                split.format_ok, True, region)
+        settled = fast_equal(item.answer, candidate) if fast_path else None
+        if settled is not None:
+            return RuleOutcome("math", candidate, settled, "algebra", split.format_ok, True, region)
         return RuleOutcome("math", candidate, None, "math_verify", split.format_ok, True, region,
                            (item.answer, candidate, 6))
     return _text(item, region, marked, anchored_only, outcome)

@@ -20,7 +20,7 @@ from harness.verify.rules import RuleOutcome, rule_stage
 from harness.verify.symbolic import MAX_EXPRESSION_CHARS, SymbolicPool, SymbolicResult
 from harness.verify.symbolic_worker import compare_latex, quiet_math_verify
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"  # 2: the exact algebra fast path before math-verify
 _SYMBOLIC_CACHE_SIZE = 100_000
 
 
@@ -44,10 +44,11 @@ class Verifier:
     """Scores items; owns the math-verify worker pool and, when configured, the judge client."""
 
     def __init__(self, judge: JudgeConfig | None = None, timeout_s: float = 5.0, workers: int = 2,
-                 memory_mb: int = 2048) -> None:
+                 memory_mb: int = 2048, fast_path: bool = True) -> None:
         self.judge_config = judge
         self.policy = judge.policy if judge else "never"
         self.timeout_s = timeout_s
+        self.fast_path = fast_path  # off only to measure it: verdicts are the same either way
         self._judge = Judge(judge) if judge is not None and judge.policy != "never" else None
         self._pool = SymbolicPool(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb)
         self._symbolic_cache: dict[tuple[str, str, int], SymbolicResult] = {}
@@ -56,7 +57,7 @@ class Verifier:
     def score(self, items: list[VerifyItem], progress: bool = False) -> list[Verdict]:
         """One verdict per item, in input order."""
         with self._lock:
-            outcomes = [rule_stage(item) for item in items]
+            outcomes = [rule_stage(item, self.fast_path) for item in items]
             self._run_symbolic(outcomes, progress)
             judged = self._run_judge(items, outcomes, progress)
             return [self._combine(o, judged.get(i)) for i, o in enumerate(outcomes)]
