@@ -35,8 +35,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--temperature", type=float, help="sampling temperature (default 1.0, as the paper)")
     add("--top-p", type=float, help="nucleus sampling (default 1.0)")
     add("--seed", type=int, help="base seed; each (item, sample) derives its own (default 0)")
-    add("--engine", choices=["vllm", "hf"], help="vllm (default) or hf (transformers, the reference)")
+    add("--engine", choices=["vllm", "hf", "openai", "ray"],
+        help="vllm (default), hf (transformers, the reference), openai (an OpenAI-compatible server) "
+             "or ray (Ray Data LLM batch processors, multi-node)")
+    add("--engine-url", help="--engine openai: base URL such as http://host:8000/v1 (default: start a local vLLM server)")
     add("--tensor-parallel-size", type=int, help="GPUs per engine (vllm)")
+    add("--data-parallel-size", type=int, help="engine replicas on this node, each on its own GPU group (default 1)")
+    add("--shard", help="i/N: run only items i, i+N, ...; join the N run directories with `harness merge`")
     add("--dtype", help="model dtype for the engine (default auto)")
     add("--max-model-len", type=int, help="context length for the engine")
     add("--engine-arg", dest="engine_args_list", action="append", type=_engine_arg, metavar="KEY=VALUE",
@@ -68,7 +73,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
     flags = {name: getattr(args, name, None) for name in (
         "model", "budget", "budget_policy", "answer_budget", "samples", "temperature", "top_p", "seed", "engine",
         "tensor_parallel_size", "dtype", "max_model_len", "limit", "data_dir", "batch_size", "keywords", "family",
-        "template", "system", "judge_policy", "judge_url", "judge_model", "mode", "out")}
+        "template", "system", "judge_policy", "judge_url", "judge_model", "mode", "out", "engine_url",
+        "data_parallel_size", "shard")}
     if args.benchmarks:
         flags["benchmarks"] = [b for chunk in args.benchmarks for b in chunk.split(",") if b]
     if args.exclude is not None:

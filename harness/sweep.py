@@ -1,0 +1,380 @@
+"""`harness sweep`: many token budgets for the price of about one, by sharing generation across budgets.
+
+Every (item, sample) has its own seed, so the tokens a request draws do not depend on its max token
+count: a `cap` run at budget N is exactly the first N tokens of the run at the largest budget. A
+`force` run at N shares the same first phase: a thought that ended by itself before N is the same
+thought, and a thought cut at N is the first N tokens of the long one; only the answer phase after a
+forced `</think>` is new work (and prefix caching makes its shared prompt free).
+
+This module does that sharing below the runner, as an engine wrapper (`SharedBudgetEngine`) that
+answers a request from a longer generation of the same (prompt, seed, stop, sampling) when it can.
+So each (mode, budget) run directory is written by the ordinary runner, is byte-for-byte what
+`harness run` writes, and resumes like one. The cache of engine outputs lives on disk in the sweep
+directory, so a killed sweep resumes without regenerating the long runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.config import ConfigError, RunConfig, validate
+from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
+from harness.modes import MODES, think_opened
+from harness.store import RunDir, append_jsonl, read_json, read_jsonl, write_json_atomic
+
+INDEX_NAME = "sweep.json"
+CACHE_DIR = "engine_cache"
+REPLACEMENT_CHAR = "\ufffd"
+
+
+@dataclass
+class CachedOutput:
+    """One engine output and the max token count it was generated with."""
+
+    max_tokens: int
+    output: EngineOutput
+
+    def covers(self, max_tokens: int) -> bool:
+        """A shorter budget is a prefix; a longer one only if the generation ended by itself."""
+        return max_tokens <= self.max_tokens or self.output.finish_reason == "stop"
+
+
+def stream_text(tokenizer: Any, token_ids: list[int]) -> str:
+    """The text an incremental detokenizer (vLLM's) has emitted after `token_ids`.
+
+    It holds back bytes that do not yet form a complete character, so a generation cut in the middle
+    of a multi-byte character ends before that character, not with U+FFFD.
+    """
+    end = len(token_ids)
+    while end > 0:
+        text = tokenizer.decode(token_ids[:end], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        if not text.endswith(REPLACEMENT_CHAR):
+            return text
+        end -= 1
+    return ""
+
+
+def truncate_output(output: EngineOutput, max_tokens: int, tokenizer: Any, engine_name: str) -> EngineOutput:
+    """`output` as a request with `max_tokens` would have produced it (same prompt, seed and stops)."""
+    if len(output.token_ids) <= max_tokens:
+        return output
+    ids = list(output.token_ids[:max_tokens])
+    if engine_name == "hf":  # the transformers engine decodes the whole sequence at once
+        text = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    else:
+        text = stream_text(tokenizer, ids)
+    return EngineOutput(token_ids=ids, text=text, finish_reason="length", stopped_on=None,
+                        prompt_tokens=output.prompt_tokens)
+
+
+def request_key(request: EngineRequest, sampling: SamplingSettings) -> str:
+    """What decides a generation's tokens, apart from its max token count."""
+    banned = hashlib.sha256(json.dumps(sorted(sampling.banned_token_ids)).encode()).hexdigest()
+    images = [getattr(image, "size", None) for image in request.images]
+    payload = json.dumps([request.prompt, request.seed, list(request.stop), images, sampling.temperature,
+                          sampling.top_p, banned], default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class SharedBudgetEngine:
+    """An engine that serves each request from a longer generation of the same request when it has one.
+
+    Misses go to the wrapped engine and are appended to `cache_path` (one JSON line per output), so
+    the sharing survives a restart. `take_usage()` reports what the wrapped engine really generated.
+    """
+
+    def __init__(self, engine: Any, cache_path: Path):
+        self.engine = engine
+        self.name = engine.name
+        self.tokenizer = engine.tokenizer
+        self.max_model_len = engine.max_model_len
+        self.cache_path = cache_path
+        self.entries: dict[str, CachedOutput] = {}
+        for row in read_jsonl(cache_path):
+            self._remember(row["key"], row["max_tokens"], EngineOutput(**row["output"]))
+        self.generated_tokens = self.prompt_tokens = self.shared_tokens = 0
+        self.lifetime_generated_tokens = 0
+
+    def _remember(self, key: str, max_tokens: int, output: EngineOutput) -> None:
+        known = self.entries.get(key)
+        if known is None or max_tokens > known.max_tokens:
+            self.entries[key] = CachedOutput(max_tokens, output)
+
+    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
+                 progress: Progress | None = None) -> list[EngineOutput]:
+        results: list[EngineOutput | None] = [None] * len(requests)
+        keys = [request_key(r, sampling) for r in requests]
+        misses = []
+        for index, (request, key) in enumerate(zip(requests, keys)):
+            entry = self.entries.get(key)
+            if entry is not None and entry.covers(request.max_tokens):
+                results[index] = truncate_output(entry.output, request.max_tokens, self.tokenizer, self.name)
+                self.shared_tokens += len(results[index].token_ids)
+            else:
+                misses.append(index)
+        if progress and len(misses) < len(requests):
+            progress(len(requests) - len(misses))
+        if misses:
+            outputs = self.engine.generate([requests[i] for i in misses], sampling, progress)
+            rows = []
+            for index, output in zip(misses, outputs):
+                results[index] = output
+                self._remember(keys[index], requests[index].max_tokens, output)
+                self.generated_tokens += len(output.token_ids)
+                self.lifetime_generated_tokens += len(output.token_ids)
+                self.prompt_tokens += output.prompt_tokens
+                rows.append({"key": keys[index], "max_tokens": requests[index].max_tokens,
+                             "output": dataclasses.asdict(output)})
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            append_jsonl(self.cache_path, rows)
+        return [r for r in results if r is not None]
+
+    def take_usage(self) -> dict[str, int]:
+        """Tokens the wrapped engine generated, and tokens served from longer generations, since the last call."""
+        usage = {"engine_generated_tokens": self.generated_tokens, "engine_prompt_tokens": self.prompt_tokens,
+                 "shared_tokens": self.shared_tokens}
+        self.generated_tokens = self.prompt_tokens = self.shared_tokens = 0
+        return usage
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+@dataclass
+class SweepPlan:
+    """What a sweep runs: the base settings, then every (mode, budget) under one policy."""
+
+    base: RunConfig
+    modes: list[str]
+    budgets: list[int]
+    budget_policy: str
+    out: Path
+
+    def run_config(self, mode: str, budget: int) -> RunConfig:
+        policy = self.policy_for(mode)
+        config = dataclasses.replace(self.base, mode=mode, budget=budget, budget_policy=policy,
+                                     out=str(self.out / run_name(mode, budget, policy)))
+        validate(config)
+        return config
+
+    def policy_for(self, mode: str) -> str:
+        # A mode that never thinks has no thought to cut: its budget can only be a cap.
+        return self.budget_policy if think_opened(mode) else "cap"
+
+
+def run_name(mode: str, budget: int, policy: str) -> str:
+    return f"{mode}-b{budget}" + ("f" if policy == "force" else "")
+
+
+def parse_list(text: str, what: str) -> list[str]:
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if not items:
+        raise ConfigError(f"--{what}: expected a comma-separated list, got {text!r}")
+    return items
+
+
+def make_plan(base: RunConfig, modes: str | list[str], budgets: str | list[int], budget_policy: str,
+              out: str | Path | None) -> SweepPlan:
+    """Check the sweep's own settings (modes, budgets) before anything loads."""
+    mode_list = parse_list(modes, "modes") if isinstance(modes, str) else list(modes)
+    for mode in mode_list:
+        if mode not in MODES:
+            raise ConfigError(f"--modes: {mode!r} is not a mode; choose from {', '.join(MODES)}")
+    if len(set(mode_list)) != len(mode_list):
+        raise ConfigError(f"--modes: {','.join(mode_list)} repeats a mode")
+    budget_list: list[int] = []
+    for value in (parse_list(budgets, "budgets") if isinstance(budgets, str) else budgets):
+        try:
+            budget = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"--budgets: {value!r} is not an integer") from None
+        if budget <= 0:
+            raise ConfigError(f"--budgets: {budget} is not a positive token count")
+        budget_list.append(budget)
+    if len(set(budget_list)) != len(budget_list):
+        raise ConfigError(f"--budgets: {budgets} repeats a budget")
+    if budget_policy not in ("cap", "force"):
+        raise ConfigError(f"--budget-policy {budget_policy!r}: choose cap or force")
+    if base.samples > 1 and base.temperature == 0:
+        raise ConfigError("--samples > 1 with --temperature 0 would repeat one greedy answer")
+    if out is None:
+        key = hashlib.sha256(json.dumps([base.comparable(), mode_list, sorted(budget_list), budget_policy],
+                                        sort_keys=True, default=str).encode()).hexdigest()[:8]
+        name = Path(str(base.model).rstrip("/")).name or "model"
+        out = Path("runs") / f"sweep-{name}-{key}"
+    plan = SweepPlan(base, mode_list, sorted(budget_list), budget_policy, Path(out))
+    for mode in mode_list:
+        for budget in plan.budgets:
+            plan.run_config(mode, budget)
+    return plan
+
+
+def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Path:
+    """Run every (mode, budget) of the plan, sharing generation; returns the sweep directory."""
+    from harness.runner import prepare, run
+
+    started = time.perf_counter()
+    plan.out.mkdir(parents=True, exist_ok=True)
+    index_path = plan.out / INDEX_NAME
+    previous = read_json(index_path) if index_path.exists() else {}
+    _check_index(previous, plan, index_path)
+    owned = engine is None
+    load_s = 0.0
+    if owned:
+        load_started = time.perf_counter()
+        engine = _create_engine(plan, prepare(plan.base))
+        load_s = time.perf_counter() - load_started
+    largest = plan.budgets[-1]
+    entries: list[dict[str, Any]] = []
+    invocation_tokens = 0
+    try:
+        for mode in plan.modes:
+            shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
+            # The largest budget first: every smaller one is then (mostly) served from its tokens.
+            for budget in [largest] + plan.budgets[:-1]:
+                config = plan.run_config(mode, budget)
+                run_started = time.perf_counter()
+                path = run(config, progress=False, engine=shared)
+                usage = _throughput(path)
+                _annotate_manifest(path, plan, mode, budget, largest)
+                entries.append({
+                    "mode": mode, "budget": budget, "budget_policy": config.budget_policy,
+                    "dir": path.name, "shared_from_budget": None if budget == largest else largest,
+                    "generated_tokens": usage.get("generated_tokens", 0),
+                    "engine_generated_tokens": usage.get("engine_generated_tokens", 0),
+                    "wall_s": time.perf_counter() - run_started,
+                    "results": _results(path),
+                })
+                if progress:
+                    print(f"sweep: {mode} budget {budget} ({config.budget_policy}) -> {path}", file=sys.stderr)
+            invocation_tokens += shared.lifetime_generated_tokens
+    finally:
+        if owned:
+            engine.close()
+    index = _index(plan, entries, previous, invocation_tokens, load_s, time.perf_counter() - started)
+    write_json_atomic(index_path, index)
+    if progress:
+        print(format_index(index), file=sys.stderr)
+        print(f"sweep directory: {plan.out}", file=sys.stderr)
+    return plan.out
+
+
+def _create_engine(plan: SweepPlan, prepared: Any) -> Any:
+    from harness.engines import create_engine
+    from harness.runner import engine_options
+
+    config = plan.run_config(plan.modes[0], plan.budgets[-1])
+    return create_engine(config.engine, prepared.model_path, **engine_options(config, prepared))
+
+
+def _check_index(previous: dict[str, Any], plan: SweepPlan, index_path: Path) -> None:
+    if not previous:
+        return
+    if previous.get("comparable") != json.loads(json.dumps(plan.base.comparable(), default=str)) \
+            and previous.get("comparable") is not None:
+        changed = sorted(k for k, v in plan.base.comparable().items()
+                         if json.dumps(previous["comparable"].get(k), default=str) != json.dumps(v, default=str))
+        raise ConfigError(f"{index_path}: this sweep directory was made with other settings ({', '.join(changed)}); "
+                          "use another --out directory or the original settings")
+
+
+def _throughput(path: Path) -> dict[str, Any]:
+    run_dir = RunDir(path)
+    return read_json(run_dir.summary_path).get("throughput", {}) if run_dir.summary_path.exists() else {}
+
+
+def _results(path: Path) -> dict[str, Any]:
+    summary = read_json(RunDir(path).summary_path)
+    return {name: {"accuracy": block.get("accuracy"), "std": block.get("std"), "tokens": block.get("tokens"),
+                   "truncation_rate": block.get("truncation_rate"), "forced_rate": block.get("forced_rate")}
+            for name, block in summary.get("benchmarks", {}).items()}
+
+
+def _annotate_manifest(path: Path, plan: SweepPlan, mode: str, budget: int, largest: int) -> None:
+    """Say in the run's manifest that it belongs to a sweep, and how its generations were obtained."""
+    run_dir = RunDir(path)
+    manifest = run_dir.manifest()
+    if budget == largest:
+        how = "generated"
+    elif plan.policy_for(mode) == "cap":
+        how = f"the first {budget} tokens of the budget-{largest} generation (same seed)"
+    else:
+        how = (f"thinking shared with the budget-{largest} generation up to {budget} tokens (same seed); "
+               "answers after a forced </think> generated")
+    manifest["sweep"] = {"index": f"../{INDEX_NAME}", "shared_from_budget": None if budget == largest else largest,
+                         "generations": how}
+    write_json_atomic(run_dir.manifest_path, manifest)
+
+
+def _index(plan: SweepPlan, entries: list[dict[str, Any]], previous: dict[str, Any], invocation_tokens: int,
+           load_s: float, wall_s: float) -> dict[str, Any]:
+    largest = plan.budgets[-1]
+    engine_tokens = sum(e["engine_generated_tokens"] for e in entries)
+    largest_tokens = sum(e["generated_tokens"] for e in entries if e["budget"] == largest)
+    independent_tokens = sum(e["generated_tokens"] for e in entries)
+    history = list(previous.get("invocations", []))
+    history.append({"engine_generated_tokens": invocation_tokens, "load_s": load_s, "wall_s": wall_s})
+    return {
+        "harness_version": __version__,
+        "created": previous.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": plan.base.model,
+        "benchmarks": plan.base.benchmarks,
+        "modes": plan.modes,
+        "budgets": plan.budgets,
+        "budget_policy": plan.budget_policy,
+        "comparable": json.loads(json.dumps(plan.base.comparable(), default=str)),
+        "runs": entries,
+        "cost": {
+            "engine_generated_tokens": engine_tokens,
+            "largest_budget_generated_tokens": largest_tokens,
+            "independent_runs_generated_tokens": independent_tokens,
+            "ratio_to_largest": engine_tokens / largest_tokens if largest_tokens else None,
+            "ratio_to_independent": engine_tokens / independent_tokens if independent_tokens else None,
+        },
+        "invocations": history,
+    }
+
+
+def read_index(sweep_dir: str | Path) -> dict[str, Any]:
+    """The sweep index, with each run's directory resolved (for reports drawing budget curves)."""
+    path = Path(sweep_dir) / INDEX_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not a sweep directory (no {INDEX_NAME})")
+    index = read_json(path)
+    for entry in index.get("runs", []):
+        entry["path"] = str(Path(sweep_dir) / entry["dir"])
+    return index
+
+
+def format_index(index: dict[str, Any]) -> str:
+    """A mode × budget table of accuracy per benchmark, and what the sharing saved."""
+    lines = []
+    for benchmark in index.get("benchmarks", []):
+        name = Path(benchmark).stem if benchmark.endswith((".yaml", ".yml")) else benchmark
+        lines.append(f"{name}: accuracy by mode and budget ({index['budget_policy']})")
+        header = ["mode"] + [str(b) for b in index["budgets"]]
+        rows = []
+        for mode in index["modes"]:
+            row = [mode]
+            for budget in index["budgets"]:
+                entry = next((e for e in index["runs"] if e["mode"] == mode and e["budget"] == budget), None)
+                value = entry and entry["results"].get(name, {}).get("accuracy")
+                row.append("-" if value is None else f"{value:.1f}")
+            rows.append(row)
+        widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+        lines.extend("  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in [header] + rows)
+        lines.append("")
+    cost = index.get("cost", {})
+    if cost.get("ratio_to_largest") is not None:
+        lines.append(f"generated {cost['engine_generated_tokens']} tokens: {cost['ratio_to_largest']:.2f}x the "
+                     f"largest budget's runs, {cost['ratio_to_independent']:.2f}x independent runs")
+    return "\n".join(lines)

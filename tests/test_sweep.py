@@ -1,0 +1,182 @@
+"""`harness sweep`: budgets derived from one long generation equal direct runs, token for token.
+
+A real vLLM engine on the tiny model (its logits are rigged so that "</think>" and the end of turn
+are likely, so some generations stop by themselves inside the budgets and others are cut).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.config import ConfigError, RunConfig
+from harness.engines import EngineRequest, SamplingSettings
+from harness.runner import run
+from harness.store import RunDir
+from harness.sweep import SharedBudgetEngine, make_plan, read_index, run_sweep
+from tests import sweep_fixtures
+
+BUDGETS = [12, 40, 160]
+COMPARED = ("token_ids", "text", "finish_reason", "forced", "think_tokens", "answer_tokens", "prompt_tokens", "seed")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sweep_fixtures.tiny_text_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def engine(model_dir: Path):
+    return sweep_fixtures.vllm_engine(model_dir)
+
+
+def base_config(model_dir: Path, **overrides) -> RunConfig:
+    values = dict(model=str(model_dir), benchmarks=["sample"], limit=6, samples=2, dtype="float32",
+                  family="chatml", seed=7)
+    values.update(overrides)
+    return RunConfig(**values)
+
+
+def generations(path: Path) -> dict:
+    return {key: {field: row[field] for field in COMPARED} for key, row in RunDir(path).generations().items()}
+
+
+def verdicts(path: Path) -> dict:
+    return {(r["benchmark"], r["id"], r["sample_index"]): (r["extracted"], r["correct"], r["method"])
+            for r in RunDir(path).scores()}
+
+
+def direct_run(config: RunConfig, budget: int, policy: str, out: Path, engine) -> Path:
+    return run(dataclasses.replace(config, budget=budget, budget_policy=policy, out=str(out)), progress=False,
+               engine=engine)
+
+
+def test_a_shorter_budget_is_served_as_the_prefix_of_a_longer_generation(engine, tmp_path):
+    prompts = [f"<|im_start|>user\nWhat is {i} + {i}?<|im_end|>\n<|im_start|>assistant\n<think>\n" for i in range(6)]
+    sampling = SamplingSettings(temperature=1.0)
+    shared = SharedBudgetEngine(engine, tmp_path / "cache.jsonl")
+    shared.generate([EngineRequest(p, 1000 + i, 300) for i, p in enumerate(prompts)], sampling)
+    assert shared.take_usage()["engine_generated_tokens"] > 0
+    for budget in (3, 7, 25, 90):
+        requests = [EngineRequest(p, 1000 + i, budget) for i, p in enumerate(prompts)]
+        served = shared.generate(requests, sampling)
+        direct = engine.generate(requests, sampling)
+        assert [o.token_ids for o in served] == [o.token_ids for o in direct]
+        assert [o.text for o in served] == [o.text for o in direct]
+        assert [o.finish_reason for o in served] == [o.finish_reason for o in direct]
+    assert shared.take_usage()["engine_generated_tokens"] == 0
+
+
+def test_a_longer_budget_than_generated_goes_to_the_engine(engine, tmp_path):
+    prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    sampling = SamplingSettings(temperature=1.0)
+    shared = SharedBudgetEngine(engine, tmp_path / "cache.jsonl")
+    first = shared.generate([EngineRequest(prompt, 5, 4)], sampling)[0]
+    assert first.finish_reason == "length"
+    longer = shared.generate([EngineRequest(prompt, 5, 30)], sampling)[0]
+    assert shared.take_usage()["engine_generated_tokens"] == 4 + len(longer.token_ids)
+    assert longer.token_ids[:4] == first.token_ids
+
+
+def test_the_cache_survives_a_restart(engine, tmp_path):
+    prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    sampling = SamplingSettings(temperature=1.0)
+    SharedBudgetEngine(engine, tmp_path / "cache.jsonl").generate([EngineRequest(prompt, 9, 50)], sampling)
+    reopened = SharedBudgetEngine(engine, tmp_path / "cache.jsonl")
+    reopened.generate([EngineRequest(prompt, 9, 20)], sampling)
+    assert reopened.take_usage()["engine_generated_tokens"] == 0
+
+
+@pytest.mark.slow
+def test_cap_sweep_equals_direct_runs_token_for_token(engine, model_dir, tmp_path):
+    config = base_config(model_dir)
+    plan = make_plan(config, "slow,nowait", BUDGETS, "cap", tmp_path / "sweep")
+    run_sweep(plan, engine=engine, progress=False)
+    index = read_index(tmp_path / "sweep")
+    truncated = 0
+    for mode in ("slow", "nowait"):
+        for budget in BUDGETS:
+            derived = tmp_path / "sweep" / f"{mode}-b{budget}"
+            direct = direct_run(dataclasses.replace(config, mode=mode), budget, "cap", tmp_path / f"direct-{mode}-{budget}",
+                                engine)
+            assert generations(derived) == generations(direct), f"{mode} budget {budget}"
+            assert verdicts(derived) == verdicts(direct)
+            truncated += sum(g["finish_reason"] == "length" for g in generations(derived).values())
+    assert truncated > 0  # some generations were really cut, so the prefix rule was exercised
+    assert index["cost"]["ratio_to_largest"] == pytest.approx(1.0)
+    assert {(e["mode"], e["budget"]) for e in index["runs"]} == {(m, b) for m in ("slow", "nowait") for b in BUDGETS}
+
+
+@pytest.mark.slow
+def test_force_sweep_equals_direct_runs_token_for_token(engine, model_dir, tmp_path):
+    config = base_config(model_dir, answer_budget=24)
+    plan = make_plan(config, ["slow"], BUDGETS, "force", tmp_path / "sweep")
+    run_sweep(plan, engine=engine, progress=False)
+    forced = 0
+    for budget in BUDGETS:
+        derived = tmp_path / "sweep" / f"slow-b{budget}f"
+        direct = direct_run(config, budget, "force", tmp_path / f"direct-{budget}", engine)
+        assert generations(derived) == generations(direct), f"budget {budget}"
+        forced += sum(g["forced"] for g in generations(derived).values())
+    assert forced > 0
+
+
+@pytest.mark.slow
+def test_a_nothink_mode_in_a_force_sweep_is_capped(engine, model_dir, tmp_path):
+    plan = make_plan(base_config(model_dir, limit=2, samples=1), "nothink", [8, 16], "force", tmp_path / "sweep")
+    run_sweep(plan, engine=engine, progress=False)
+    manifest = RunDir(tmp_path / "sweep" / "nothink-b8").manifest()
+    assert manifest["config"]["budget_policy"] == "cap"
+
+
+@pytest.mark.slow
+def test_each_sweep_run_directory_resumes_as_a_plain_run(engine, model_dir, tmp_path):
+    config = base_config(model_dir, limit=3, samples=1)
+    run_sweep(make_plan(config, "slow", [10, 30], "cap", tmp_path / "sweep"), engine=engine, progress=False)
+    derived = tmp_path / "sweep" / "slow-b10"
+    assert RunDir(derived).manifest()["sweep"]["shared_from_budget"] == 30
+    before = (derived / "generations.jsonl").read_text()
+    direct_run(config, 10, "cap", derived, engine)  # the same settings: accepted, nothing left to generate
+    assert (derived / "generations.jsonl").read_text() == before
+    assert RunDir(derived).manifest()["comparable"]["budget"] == 10
+
+
+@pytest.mark.slow
+def test_a_resumed_sweep_generates_nothing_new(engine, model_dir, tmp_path):
+    plan = make_plan(base_config(model_dir, limit=3, samples=1), "slow", [10, 30], "cap", tmp_path / "sweep")
+    run_sweep(plan, engine=engine, progress=False)
+    run_sweep(plan, engine=engine, progress=False)
+    index = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert index["invocations"][0]["engine_generated_tokens"] > 0
+    assert index["invocations"][1]["engine_generated_tokens"] == 0
+
+
+def test_a_sweep_directory_made_with_other_settings_is_refused(engine, model_dir, tmp_path):
+    plan = make_plan(base_config(model_dir, limit=1, samples=1), "slow", [4, 8], "cap", tmp_path / "sweep")
+    run_sweep(plan, engine=engine, progress=False)
+    other = make_plan(base_config(model_dir, limit=1, samples=1, temperature=0.5), "slow", [4, 8], "cap",
+                      tmp_path / "sweep")
+    with pytest.raises(ConfigError, match="temperature"):
+        run_sweep(other, engine=engine, progress=False)
+
+
+@pytest.mark.parametrize("modes, budgets, message", [
+    ("slow,fast", "8,16", "'fast' is not a mode"),
+    ("slow,slow", "8,16", "repeats a mode"),
+    ("slow", "8,8", "repeats a budget"),
+    ("slow", "8,-1", "not a positive"),
+    ("slow", "8,many", "'many' is not an integer"),
+    ("", "8", "--modes"),
+])
+def test_bad_sweep_settings_are_named(modes, budgets, message):
+    with pytest.raises(ConfigError, match=message):
+        make_plan(RunConfig(), modes, budgets, "cap", None)
+
+
+def test_the_sweep_command_refuses_a_single_budget_flag():
+    from harness.cli import main
+
+    assert main(["sweep", "--modes", "slow", "--budgets", "8,16", "--budget", "8", "--quiet"]) == 2
