@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness.store import iter_json_objects
 from harness.types import ANSWER_TYPES, Verdict
 
 THINKING_CHOICES = ("auto", "yes", "no")
@@ -103,41 +104,32 @@ def read_predictions(path: str, thinking: str = "auto") -> tuple[list[dict[str, 
     from harness.verify import VerifyItem
 
     rows, items = [], []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{line_no}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
-            if isinstance(row.get("id"), int):
-                row["id"] = str(row["id"])
-            for name in ("id", "question", "answer", "response"):
-                _check_field(path, line_no, row, name, (str,), required=True)
-            _check_field(path, line_no, row, "choices", (list, dict), required=False)
-            _check_field(path, line_no, row, "answer_type", (str,), required=False)
-            _check_field(path, line_no, row, "thinking", (bool,), required=False)
-            if row.get("answer_type") is not None and row["answer_type"] not in ANSWER_TYPES:
-                raise InputError(f"{path}:{line_no}: answer_type {row['answer_type']!r} is not one of "
-                                 f"{ANSWER_TYPES} (item {row['id']!r})")
-            if not row["answer"].strip():
-                raise InputError(f"{path}:{line_no}: empty gold answer (item {row['id']!r})")
-            if row.get("thinking") is not None:
-                uses_thinking = row["thinking"]
-            elif thinking == "auto":
-                uses_thinking = "</think>" in row["response"]
-            else:
-                uses_thinking = thinking == "yes"
-            try:
-                items.append(VerifyItem(id=row["id"], question=row["question"], answer=row["answer"],
-                                        response=row["response"], answer_type=row.get("answer_type"),
-                                        choices=row.get("choices") or None, thinking=uses_thinking))
-            except (TypeError, ValueError) as exc:
-                raise InputError(f"{path}:{line_no}: {exc}") from exc
-            rows.append(row)
+    for line_no, row in iter_json_objects(Path(path), InputError):
+        if isinstance(row.get("id"), int):
+            row["id"] = str(row["id"])
+        for name in ("id", "question", "answer", "response"):
+            _check_field(path, line_no, row, name, (str,), required=True)
+        _check_field(path, line_no, row, "choices", (list, dict), required=False)
+        _check_field(path, line_no, row, "answer_type", (str,), required=False)
+        _check_field(path, line_no, row, "thinking", (bool,), required=False)
+        if row.get("answer_type") is not None and row["answer_type"] not in ANSWER_TYPES:
+            raise InputError(f"{path}:{line_no}: answer_type {row['answer_type']!r} is not one of "
+                             f"{ANSWER_TYPES} (item {row['id']!r})")
+        if not row["answer"].strip():
+            raise InputError(f"{path}:{line_no}: empty gold answer (item {row['id']!r})")
+        if row.get("thinking") is not None:
+            uses_thinking = row["thinking"]
+        elif thinking == "auto":
+            uses_thinking = "</think>" in row["response"]
+        else:
+            uses_thinking = thinking == "yes"
+        try:
+            items.append(VerifyItem(id=row["id"], question=row["question"], answer=row["answer"],
+                                    response=row["response"], answer_type=row.get("answer_type"),
+                                    choices=row.get("choices") or None, thinking=uses_thinking))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}:{line_no}: {exc}") from exc
+        rows.append(row)
     return rows, items
 
 

@@ -103,19 +103,9 @@ def _read_rows(spec: BenchmarkSpec, path: Path) -> list[dict[str, Any]]:
             raise DataError(f"{path}: cannot read parquet: {exc}") from exc
         return frame.to_dict("records")
     if fmt == "jsonl":
-        rows = []
-        with path.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{line_no}: invalid JSON: {exc.msg}") from exc
-                if not isinstance(row, dict):
-                    raise DataError(f"{path}:{line_no}: expected a JSON object")
-                rows.append(row)
-        return rows
+        from harness.store import iter_json_objects
+
+        return [row for _, row in iter_json_objects(path, DataError)]
     raise DataError(f"benchmark {spec.name!r}: no row reader for format {fmt!r}")
 
 

@@ -85,6 +85,22 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         yield row
 
 
+def iter_json_objects(path: Path, error: type[Exception] = StoreError) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSONL input file; strict: any bad line is an
+    `error` naming the file and line. (Run-directory files use `read_jsonl`, which forgives a torn tail.)"""
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise error(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(row, dict):
+                raise error(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            yield number, row
+
+
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -30,7 +30,7 @@ def test_jsonl_with_image_paths_relative_to_the_file(tmp_path):
 
 def test_jsonl_syntax_error_names_file_and_line(tmp_path):
     (tmp_path / "data.jsonl").write_text('{"id": 1, "question": "q", "answer": "1"}\n{oops\n')
-    with pytest.raises(DataError, match=r"data.jsonl:2: invalid JSON"):
+    with pytest.raises(DataError, match=r"data.jsonl:2: not valid JSON"):
         load_samples(_spec("jsonl", "data.jsonl", id="id"), tmp_path)
 
 

@@ -82,17 +82,10 @@ def read_jsonl(path: str | Path, need_response: bool = False) -> list[TrainItem]
     path = Path(path)
     if not path.exists():
         raise DataError(f"data file {path} does not exist")
-    items = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-            items.append(parse_row(row, where, path.parent, need_response))
+    from harness.store import iter_json_objects
+
+    items = [parse_row(row, f"{path}:{number}", path.parent, need_response)
+             for number, row in iter_json_objects(path, DataError)]
     if not items:
         raise DataError(f"data file {path} has no rows")
     return items
