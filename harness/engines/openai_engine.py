@@ -19,6 +19,7 @@ errors, 408/409/429 and 5xx with exponential backoff (`max_retries`) and gives e
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
@@ -48,7 +49,7 @@ class OpenAIEngine:
                  served_model: str | None = None, concurrency: int = 32, timeout: float = 600.0,
                  max_retries: int = 5, server: str = "vllm", max_model_len: int | None = None,
                  image_placeholder: str | None = None, server_args: list[str] | None = None,
-                 dtype: str = "auto", **_: Any):
+                 dtype: str = "auto", max_images: int = 8, **_: Any):
         from openai import OpenAI
         from transformers import AutoTokenizer
 
@@ -65,6 +66,8 @@ class OpenAIEngine:
                 args += ["--dtype", dtype]
             if max_model_len and "--max-model-len" not in args:
                 args += ["--max-model-len", str(max_model_len)]
+            if "--limit-mm-per-prompt" not in args and _is_multimodal(model):
+                args += ["--limit-mm-per-prompt", json.dumps({"image": max_images})]
             if not _has_cuda() and "--enforce-eager" not in args:
                 args.append("--enforce-eager")  # CPU: graph compilation costs minutes and buys nothing
             self.local_server = start_vllm_server(model, args=args)
@@ -206,6 +209,16 @@ def _data_url(image: Any) -> str:
     image.convert("RGB").save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
+
+def _is_multimodal(model: str) -> bool:
+    """Whether the model's config has a vision tower (text-only models refuse an image limit)."""
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model, trust_remote_code=True)
+    except Exception:  # noqa: BLE001 - the server will report an unloadable model itself
+        return False
+    return getattr(config, "vision_config", None) is not None
 
 
 def _has_cuda() -> bool:
