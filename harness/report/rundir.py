@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from harness.types import Generation, Verdict
+from harness.store import read_jsonl_numbered
 
 OTHER_GROUP = "Other"
 Key = tuple[str, str, int]  # (benchmark, item id, sample index)
@@ -131,36 +132,9 @@ def _read_json(path: Path) -> Any:
         raise RunDirError(f"{path}: not UTF-8 ({error.reason})") from None
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) per line, skipping blank lines and a torn final line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise RunDirError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
-    lines = text.split("\n")
-    numbered = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
-    if numbered and not text.endswith("\n"):
-        try:
-            json.loads(numbered[-1][1])
-        except json.JSONDecodeError:
-            numbered.pop()  # the documented torn last line of a killed run
-    try:
-        # One parse of the whole file as an array: the per-call overhead of 100,000 small parses
-        # costs more than the parsing itself. A failure falls back to line by line to say where.
-        objects = json.loads("[" + ",".join(line for _, line in numbered) + "]")
-        if len(objects) != len(numbered):
-            raise ValueError("a line holds more than one value")
-    except ValueError:
-        objects = []
-        for number, line in numbered:
-            try:
-                objects.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise RunDirError(f"{path}:{number}: not a valid JSON line ({error})") from None
-    for (number, _), obj in zip(numbered, objects):
-        if not isinstance(obj, dict):
-            raise RunDirError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
-        yield number, obj
+def iter_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) per line, skipping blank lines and a torn final line (see harness.store)."""
+    return read_jsonl_numbered(path, RunDirError)
 
 
 def _require(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str) -> Any:
