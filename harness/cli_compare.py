@@ -47,9 +47,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"wrote {html_path}", file=sys.stderr)
     if not args.fail_on_regression:
         return 0
-    if comparison.regressions:
-        return 1
-    return 2 if comparison.unchecked else 0
+    return comparison.exit_status()
 
 
 if __name__ == "__main__":

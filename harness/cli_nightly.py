@@ -63,9 +63,7 @@ def main(args: argparse.Namespace) -> int:
     (new_dir / "compare.html").write_text(to_html(comparison), encoding="utf-8")
     print(markdown, end="")
     print(f"wrote {new_dir / 'report.html'}, {new_dir / 'compare.md'}, {new_dir / 'compare.html'}", file=sys.stderr)
-    if comparison.regressions:
-        return 1
-    return 2 if comparison.unchecked else 0
+    return comparison.exit_status()
 
 
 if __name__ == "__main__":

@@ -72,6 +72,12 @@ class Comparison:
         """Benchmarks of BASE that could not be checked in NEW."""
         return [b for b in self.benchmarks if b.status in (INCOMPARABLE, ONLY_BASE)]
 
+    def exit_status(self) -> int:
+        """The gate's verdict: 1 on a significant regression, 2 when a benchmark could not be checked, else 0."""
+        if self.regressions:
+            return 1
+        return 2 if self.unchecked else 0
+
 
 def _mismatch(base: Run, new: Run, benchmark: str) -> tuple[list[str], list[str]]:
     """Reasons the benchmark cannot be compared, and notes on what could not be verified."""
