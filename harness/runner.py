@@ -191,8 +191,10 @@ def engine_options(config: RunConfig, prepared: Prepared | None) -> dict[str, An
     return options
 
 
-def run(config: RunConfig, progress: bool = True, engine: Any = None) -> Path:
-    """Run (or resume) an evaluation; returns the run directory. `engine` may be passed in (tests)."""
+def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: Any = None) -> Path:
+    """Run (or resume) an evaluation; returns the run directory.
+
+    `engine` and `verifier` may be passed in to share them across runs (a sweep, tests)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     prepared = prepare(config)
@@ -310,7 +312,7 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None) -> Path:
     score_started = time.perf_counter()
     from harness.scoring import score_run
 
-    score_run(run_dir)
+    score_run(run_dir, verifier=verifier)
     timings["score_s"] = time.perf_counter() - score_started
     timings["wall_s"] = time.perf_counter() - started
     from harness.summary import write_summary

@@ -14,11 +14,12 @@ from harness.store import RunDir, write_jsonl_atomic
 from harness.types import Verdict
 
 
-def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False) -> list[dict[str, Any]]:
+def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False, verifier: Any = None) -> list[dict[str, Any]]:
     """Score every generation in the run directory; returns the rows written to scores.jsonl.
 
     `judge` is a `harness.verify.JudgeConfig` or None; when None, the judge settings recorded in the
-    manifest apply (policy `never` unless the run asked for a judge).
+    manifest apply (policy `never` unless the run asked for a judge). `verifier` is a judge-less
+    `Verifier` to reuse across runs (a sweep's); a run that needs a judge gets its own.
     """
     from harness.verify import JudgeConfig, Verifier, VerifyItem
 
@@ -47,9 +48,12 @@ def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False) -> lis
             response=generation.get("text", ""), answer_type=item.get("answer_type"),
             choices=item.get("choices") or None, thinking=thinking,
         )))
-    with Verifier(judge=judge) as verifier:
+    if verifier is not None and judge is None:
         results = verifier.score([v for _, v in to_verify], progress=progress)
-        judge_manifest = verifier.manifest()
+    else:
+        with Verifier(judge=judge) as own:
+            results = own.score([v for _, v in to_verify], progress=progress)
+            judge_manifest = own.manifest()
     for (key, _), verdict in zip(to_verify, results):
         verdicts[key] = verdict
     rows = []

@@ -221,6 +221,7 @@ def make_plan(base: RunConfig, modes: str | list[str], budgets: str | list[int],
 def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Path:
     """Run every (mode, budget) of the plan, sharing generation; returns the sweep directory."""
     from harness.runner import prepare, run
+    from harness.verify import Verifier
 
     started = time.perf_counter()
     plan.out.mkdir(parents=True, exist_ok=True)
@@ -236,6 +237,9 @@ def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Pat
     largest = plan.budgets[-1]
     entries: list[dict[str, Any]] = []
     invocation_tokens = 0
+    # One verifier for every run: its math-verify workers start once, and an answer extracted at
+    # several budgets is compared once.
+    verifier = Verifier()
     try:
         for mode in plan.modes:
             shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
@@ -243,7 +247,7 @@ def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Pat
             for budget in [largest] + plan.budgets[:-1]:
                 config = plan.run_config(mode, budget)
                 run_started = time.perf_counter()
-                path = run(config, progress=False, engine=shared)
+                path = run(config, progress=False, engine=shared, verifier=verifier)
                 usage = _throughput(path)
                 _annotate_manifest(path, plan, mode, budget, largest)
                 entries.append({
@@ -258,6 +262,7 @@ def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Pat
                     print(f"sweep: {mode} budget {budget} ({config.budget_policy}) -> {path}", file=sys.stderr)
             invocation_tokens += shared.lifetime_generated_tokens
     finally:
+        verifier.close()
         if owned:
             engine.close()
     index = _index(plan, entries, previous, invocation_tokens, load_s, time.perf_counter() - started)
