@@ -109,6 +109,8 @@ def main() -> None:
     print(f"independent / largest: tokens {independent_tokens / largest_tokens:.3f}  "
           f"wall {independent_wall / largest_wall:.3f}")
     print("* the faster of two identical runs, one before and one after the others")
+    own = next(entry["wall_s"] for entry in index["runs"] if entry["budget"] == budgets[-1])
+    print(f"sweep / its own largest-budget run ({own:.1f} s, the same tokens): wall {sweep_wall / own:.3f}")
     print(f"sweep / independent:  tokens {sweep_tokens / independent_tokens:.3f}  "
           f"wall {sweep_wall / independent_wall:.3f}")
 
