@@ -166,3 +166,26 @@ def test_flipped_means_samples_disagree_in_one_run_and_majority_changed_across_r
     assert [row[7] for row in single] == [1, 0, 0]
     both = build_drilldown([a, b]).index["rows"]
     assert [(row[0], row[2], row[7]) for row in both if row[7]] == [(0, "q00001", 1), (1, "q00001", 1)]
+
+
+def test_thumbnails_from_the_worker_pool_equal_the_serial_ones_in_order():
+    import io
+
+    from PIL import Image
+
+    from harness.report.drilldown import PARALLEL_THUMBNAILS, ThumbnailJob, small_thumbnail
+
+    def jpeg(k: int) -> str:
+        buffer = io.BytesIO()
+        Image.new("RGB", (128, 96), (k % 256, (k * 7) % 256, (k * 13) % 256)).save(buffer, format="JPEG")
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    originals = [jpeg(k) for k in range(PARALLEL_THUMBNAILS + 300)]
+    originals[5] = "not base64 of an image"
+    originals.append(originals[7])  # a duplicate is encoded once
+    with ThumbnailJob(originals) as job:
+        index_of, urls = job.result()
+    assert index_of[originals[5]] == -1
+    expected = [small_thumbnail(o) for o in dict.fromkeys(originals) if o != originals[5]]
+    assert urls == expected
+    assert [urls[index_of[o]] for o in originals[:4]] == [small_thumbnail(o) for o in originals[:4]]

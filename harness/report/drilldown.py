@@ -31,6 +31,7 @@ MIN_CHARS_PER_SAMPLE = 300
 THUMBNAIL_SIDE = 80
 THUMBNAIL_QUALITY = 50
 PARALLEL_THUMBNAILS = 1_000  # below this many, a process pool costs more than it saves
+THUMBNAIL_CHUNK = 250  # thumbnails per task: about 0.2 s of work
 SNIPPET_CHARS = 90
 MARKS = {True: "1", False: "0", None: "?"}
 
@@ -87,30 +88,44 @@ class _Names(list):
         return self._positions[name]
 
 
+def _small_thumbnails(originals: list[str]) -> list[str | None]:
+    return [small_thumbnail(original) for original in originals]
+
+
 class ThumbnailJob:
     """Re-encodes thumbnails in worker processes while the caller goes on reading and tabulating.
 
     For a large run this is the slowest single step, and it needs nothing but items.jsonl, so it
-    starts first and overlaps with everything else; `result()` waits for it.
+    starts first and overlaps with everything else. The work goes out in chunks; when the caller is
+    done with the rest and asks for the `result()`, it takes back the chunks no worker has started,
+    from the end, and encodes them itself while the workers finish theirs from the front.
     """
 
     def __init__(self, originals: list[str]) -> None:
         self.originals = list(dict.fromkeys(originals))
         self._pool: ProcessPoolExecutor | None = None
-        self._pending = None
+        self._chunks: list[list[str]] = []
+        self._futures: list[Any] = []
         if len(self.originals) >= PARALLEL_THUMBNAILS:
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             workers = max(1, cores - 1)  # one core stays with the caller
             self._pool = ProcessPoolExecutor(max_workers=workers)
-            self._pending = self._pool.map(small_thumbnail, self.originals, chunksize=256)
+            self._chunks = [self.originals[i:i + THUMBNAIL_CHUNK] for i in range(0, len(self.originals), THUMBNAIL_CHUNK)]
+            self._futures = [self._pool.submit(_small_thumbnails, chunk) for chunk in self._chunks]
 
     def result(self) -> tuple[dict[str, int], list[str]]:
         """(original → index into the data-URL list, or -1 if undecodable; the data URLs)."""
-        if self._pending is not None:
-            smalls = list(self._pending)
+        if self._futures:
+            done_here: dict[int, list[str | None]] = {}
+            for index in reversed(range(len(self._futures))):
+                if not self._futures[index].cancel():
+                    break  # this chunk, and every one before it, is with a worker or done
+                done_here[index] = _small_thumbnails(self._chunks[index])
+            smalls = [s for index, future in enumerate(self._futures)
+                      for s in (done_here[index] if index in done_here else future.result())]
             self.close()
         else:
-            smalls = [small_thumbnail(original) for original in self.originals]
+            smalls = _small_thumbnails(self.originals)
         index_of, urls = {}, []
         for original, small in zip(self.originals, smalls):
             index_of[original] = -1 if small is None else len(urls)
