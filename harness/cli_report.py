@@ -20,7 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by `harness run`")
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                        help="run directories written by `harness run`, or sweep directories written by `harness sweep`")
     parser.add_argument("-o", "--output", default=None,
                         help="where to write the HTML (default: RUN_DIR/report.html for one run, report.html otherwise)")
     parser.add_argument("--phrase", action="append", dest="phrases", metavar="TEXT",

@@ -9,6 +9,8 @@ import json
 import re
 from html.parser import HTMLParser
 
+import pytest
+
 from harness import cli_report
 from harness.report.drilldown import build_drilldown, excerpt
 from harness.report.report import build_report
@@ -189,3 +191,29 @@ def test_thumbnails_from_the_worker_pool_equal_the_serial_ones_in_order():
     expected = [small_thumbnail(o) for o in dict.fromkeys(originals) if o != originals[5]]
     assert urls == expected
     assert [urls[index_of[o]] for o in originals[:4]] == [small_thumbnail(o) for o in originals[:4]]
+
+
+def test_a_sweep_directory_expands_to_its_runs_and_a_missing_run_is_named(tmp_path):
+    from harness.report.report import expand_sweeps
+    from harness.report.rundir import RunDirError
+
+    sweep = tmp_path / "sweep"
+    runs = []
+    for budget in (4096, 1024):
+        items = make_items("sample", 10)
+        spec = RunSpec(items=items, outcomes=random_outcomes(items, 1, 0.5, seed=budget), samples=1, budget=budget)
+        write_run(sweep / f"slow-b{budget}", spec)
+        runs.append({"mode": "slow", "budget": budget, "dir": f"slow-b{budget}", "results": {}})
+    index = {"modes": ["slow"], "budgets": [1024, 4096], "budget_policy": "cap", "runs": runs,
+             "cost": {"engine_generated_tokens": 1234, "ratio_to_largest": 1.0, "ratio_to_independent": 0.6}}
+    (sweep / "sweep.json").write_text(json.dumps(index))
+    other = simple_run(tmp_path / "other", n_items=5)
+    dirs, sweeps = expand_sweeps([sweep, other])
+    assert dirs == [sweep / "slow-b1024", sweep / "slow-b4096", other]
+    assert sweeps[0]["cost"]["engine_generated_tokens"] == 1234
+    html = build_report([sweep])
+    assert "1,234 tokens" in html and "0.60&times; one run per budget" in html
+    index["runs"].append({"mode": "slow", "budget": 2048, "dir": "slow-b2048", "results": {}})
+    (sweep / "sweep.json").write_text(json.dumps(index))
+    with pytest.raises(RunDirError, match="not there: slow-b2048"):
+        expand_sweeps([sweep])

@@ -180,3 +180,19 @@ def test_the_sweep_command_refuses_a_single_budget_flag():
     from harness.cli import main
 
     assert main(["sweep", "--modes", "slow", "--budgets", "8,16", "--budget", "8", "--quiet"]) == 2
+
+
+def test_the_report_of_a_sweep_directory_draws_its_budget_curves(engine, model_dir, tmp_path):
+    from harness.cli import main as cli
+
+    plan = make_plan(base_config(model_dir, limit=3, samples=1), "slow,nothink", [10, 20, 30], "cap",
+                     tmp_path / "sweep")
+    run_sweep(plan, engine=engine, progress=False)
+    assert cli(["report", str(tmp_path / "sweep")]) == 0
+    html = (tmp_path / "sweep" / "report.html").read_text()
+    section = html[html.index('id="modes"'):html.index('id="drilldown"')]
+    assert section.count("<svg") == 1  # accuracy against budget: slow and nothink over three budgets
+    assert all(f">{budget}<" in section for budget in (10, 20, 30))
+    cost = read_index(tmp_path / "sweep")["cost"]
+    assert f"generated {cost['engine_generated_tokens']:,} tokens" in section
+    assert html.count('class="run"') == 6  # one section per (mode, budget) run directory

@@ -18,7 +18,7 @@ import numpy as np
 from harness.report.drilldown import TEXT_BUDGET_CHARS, ThumbnailJob, build_drilldown
 from harness.report.plots import budget_curve, token_histogram
 from harness.report.render import render
-from harness.report.rundir import Run, load_items, load_run
+from harness.report.rundir import Run, RunDirError, load_items, load_run
 from harness.report.tables import BenchmarkRow, PhraseSplit, benchmark_rows, phrase_split, residual_keywords
 from harness.report.text import DEFAULT_HALLUCINATION_PHRASES
 
@@ -109,15 +109,45 @@ def mode_comparisons(views: list[RunView]) -> list[ModeComparison]:
     return comparisons
 
 
+def expand_sweeps(paths: list[str | Path]) -> tuple[list[Path], list[dict[str, Any]]]:
+    """Replace each sweep directory (one with `sweep.json` and no manifest) by its run directories, in
+    mode and budget order, as the sweep index lists them; also return the indexes, for their cost."""
+    from harness.sweep import INDEX_NAME, read_index
+
+    run_dirs: list[Path] = []
+    sweeps: list[dict[str, Any]] = []
+    for path in map(Path, paths):
+        if (path / "manifest.json").exists() or not (path / INDEX_NAME).exists():
+            run_dirs.append(path)
+            continue
+        try:
+            index = read_index(path)
+            modes = list(index["modes"])
+            entries = sorted(index["runs"], key=lambda e: (modes.index(e["mode"]), int(e["budget"])))
+        except (KeyError, TypeError, ValueError) as error:
+            raise RunDirError(f"{path / INDEX_NAME}: not a valid sweep index ({error})") from None
+        missing = [e["dir"] for e in entries if not (Path(e["path"]) / "manifest.json").exists()]
+        if missing:
+            raise RunDirError(f"{path / INDEX_NAME}: lists run directories that are not there: {', '.join(missing)}")
+        if not entries:
+            raise RunDirError(f"{path / INDEX_NAME}: the sweep has no finished runs")
+        run_dirs += [Path(e["path"]) for e in entries]
+        sweeps.append({"path": str(path), "modes": modes, "budgets": index.get("budgets", []),
+                       "budget_policy": index.get("budget_policy", ""), "runs": len(entries),
+                       "cost": index.get("cost", {})})
+    return run_dirs, sweeps
+
+
 def build_report(
     run_dirs: list[str | Path],
     *,
     phrases: list[str] | None = None,
     text_budget_chars: int = TEXT_BUDGET_CHARS,
 ) -> str:
-    """Render the report for the given run directories and return the HTML text."""
+    """Render the report for the given run (or sweep) directories and return the HTML text."""
     if not run_dirs:
         raise ValueError("no run directory given")
+    run_dirs, sweeps = expand_sweeps(run_dirs)
     phrases = list(phrases or DEFAULT_HALLUCINATION_PHRASES)
     for path in run_dirs:
         if not (Path(path) / "manifest.json").exists():
@@ -134,6 +164,7 @@ def build_report(
         title=title,
         views=views,
         comparisons=mode_comparisons(views),
+        sweeps=sweeps,
         phrases=phrases,
         drilldown=drilldown,
     )
