@@ -191,6 +191,16 @@ def engine_options(config: RunConfig, prepared: Prepared | None) -> dict[str, An
     return options
 
 
+_NOTED: set[str] = set()
+
+
+def note(message: str) -> None:
+    """Tell the user something once per process (a sweep runs many runs with the same notes)."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        print(f"note: {message}", file=sys.stderr)
+
+
 def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: Any = None) -> Path:
     """Run (or resume) an evaluation; returns the run directory.
 
@@ -206,7 +216,7 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
         tokenizer = engine.tokenizer
     skipped = {} if accepts_images(prepared.model_path) else drop_image_items(prepared)
     for name, count in skipped.items():
-        print(f"note: {name}: {count} image items left out: the model is text-only", file=sys.stderr)
+        note(f"{name}: {count} image items left out: the model is text-only")
         if not prepared.samples[name]:
             raise RunError(f"benchmark {name!r}: every item has an image, and the model is text-only")
     # Fingerprints describe the whole benchmark, so that merged shards compare equal to an unsharded run.
@@ -318,7 +328,8 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
     from harness.summary import write_summary
 
     # An engine that shares or offloads work (a sweep's cache, a server) says what it really generated.
-    usage = engine.take_usage() if hasattr(engine, "take_usage") else {}
+    usage = engine.take_usage() if hasattr(engine, "take_usage") else \
+        {"engine_generated_tokens": generated_tokens, "engine_prompt_tokens": prompt_tokens}
     summary = write_summary(run_dir, throughput_update={
         "engine": config.engine, "prompt_tokens": prompt_tokens, "generated_tokens": generated_tokens, **timings,
         **usage,

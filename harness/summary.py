@@ -48,8 +48,12 @@ def write_summary(run_dir: RunDir, throughput_update: dict[str, Any] | None = No
             throughput[key] = throughput.get(key, 0) + value
         else:
             throughput[key] = value
-    if throughput.get("generate_s"):
-        throughput["tokens_per_s"] = throughput.get("generated_tokens", 0) / throughput["generate_s"]
+    # Speed is what the engine generated per second: in a sweep, tokens served from a longer run's
+    # generation are in the run's `generated_tokens` but cost no generation time.
+    engine_tokens = throughput.get("engine_generated_tokens", throughput.get("generated_tokens", 0))
+    throughput.pop("tokens_per_s", None)
+    if throughput.get("generate_s") and engine_tokens:
+        throughput["tokens_per_s"] = engine_tokens / throughput["generate_s"]
     summary["throughput"] = throughput
     write_json_atomic(run_dir.summary_path, summary)
     return summary
@@ -81,7 +85,10 @@ def format_table(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
         lines.append("residual banned keywords (spelled from several tokens): " +
                      "; ".join(f"{n}: {sum(r.values())}" for n, r in residual.items()))
     throughput = summary.get("throughput", {})
-    if throughput.get("generate_s"):
+    if throughput.get("shared_tokens"):
+        lines.append(f"\n{throughput['shared_tokens']} of {throughput.get('generated_tokens', 0)} tokens served from a "
+                     f"longer generation (sweep); {throughput.get('engine_generated_tokens', 0)} generated")
+    elif throughput.get("generate_s"):
         lines.append(f"\ngenerated {throughput.get('generated_tokens', 0)} tokens in {throughput['generate_s']:.1f} s "
                      f"({throughput.get('tokens_per_s', 0):.0f} tok/s)")
     return "\n".join(lines)

@@ -196,3 +196,10 @@ def test_the_report_of_a_sweep_directory_draws_its_budget_curves(engine, model_d
     cost = read_index(tmp_path / "sweep")["cost"]
     assert f"generated {cost['engine_generated_tokens']:,} tokens" in section
     assert html.count('class="run"') == 6  # one section per (mode, budget) run directory
+    # A derived run's speed is not its cached tokens over no time: it generated nothing, and says so.
+    derived = json.loads((tmp_path / "sweep" / "slow-b10" / "summary.json").read_text())["throughput"]
+    assert derived["engine_generated_tokens"] == 0 and derived["shared_tokens"] == derived["generated_tokens"] > 0
+    assert "tokens_per_s" not in derived
+    assert f"{derived['shared_tokens']:,} of {derived['generated_tokens']:,} tokens served from a longer run" in html
+    largest = json.loads((tmp_path / "sweep" / "slow-b30" / "summary.json").read_text())["throughput"]
+    assert largest["tokens_per_s"] == pytest.approx(largest["engine_generated_tokens"] / largest["generate_s"])
