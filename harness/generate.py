@@ -108,37 +108,45 @@ def generate(engine: Engine, jobs: list[Job], settings: GenerationSettings,
     return results
 
 
+def phase_one_requests(jobs: list[Job], settings: GenerationSettings) -> list[EngineRequest]:
+    """The thinking phase of `force`: at most `budget` tokens, stopping at `</think>`."""
+    return [EngineRequest(job.prompt, job.seed, settings.budget, job.images, stop=[THINK_END]) for job in jobs]
+
+
+def continuation(job: Job, first: EngineOutput, settings: GenerationSettings) -> tuple[str, bool] | None:
+    """(the thought to continue from, forced?) after phase 1; None when the turn ended inside the thought."""
+    if first.stopped_on == THINK_END or first.text.endswith(THINK_END):
+        return first.text, False
+    if first.finish_reason == "length":
+        return first.text + settings.early_stop + THINK_END + "\n\n", True
+    return None  # the model ended its turn without closing the thought: all of it was thinking
+
+
+def continuation_request(job: Job, thought: str, settings: GenerationSettings) -> EngineRequest:
+    """The answer phase: the prompt and the (closed) thought, with its own seed and `answer_budget`."""
+    return EngineRequest(job.prompt + thought, job.seed + 1, settings.answer_budget, job.images)
+
+
 def _generate_forced(engine: Engine, jobs: list[Job], settings: GenerationSettings,
                      sampling: SamplingSettings, progress: Progress | None) -> list[Generation]:
-    phase1 = engine.generate(
-        [EngineRequest(job.prompt, job.seed, settings.budget, job.images, stop=[THINK_END]) for job in jobs],
-        sampling,
-        progress,
-    )
-    continued: list[tuple[int, str]] = []  # (job index, thought text including the closing tag)
+    phase1 = engine.generate(phase_one_requests(jobs, settings), sampling, progress)
+    continued: list[tuple[int, str, bool]] = []  # (job index, thought including the closing tag, forced)
     results: list[Generation | None] = [None] * len(jobs)
-    forced_flags = [False] * len(jobs)
     for index, (job, out) in enumerate(zip(jobs, phase1)):
-        if out.stopped_on == THINK_END or out.text.endswith(THINK_END):
-            continued.append((index, out.text))
-        elif out.finish_reason == "length":
-            forced_flags[index] = True
-            continued.append((index, out.text + settings.early_stop + THINK_END + "\n\n"))
-        else:  # the model ended its turn without closing the thought: all of it was thinking
+        following = continuation(job, out, settings)
+        if following is None:
             results[index] = _generation(job, out.text, out.token_ids, out.finish_reason, False,
                                          len(out.token_ids), 0, out.prompt_tokens)
+        else:
+            continued.append((index, *following))
     if continued:
-        phase2 = engine.generate(
-            [EngineRequest(jobs[i].prompt + thought, jobs[i].seed + 1, settings.answer_budget, jobs[i].images)
-             for i, thought in continued],
-            sampling,
-            progress,
-        )
-        for (index, thought), answer in zip(continued, phase2):
+        phase2 = engine.generate([continuation_request(jobs[i], thought, settings) for i, thought, _ in continued],
+                                 sampling, progress)
+        for (index, thought, forced), answer in zip(continued, phase2):
             first = phase1[index]
             results[index] = _generation(
                 jobs[index], thought + answer.text, first.token_ids + answer.token_ids, answer.finish_reason,
-                forced_flags[index], len(first.token_ids), len(answer.token_ids), first.prompt_tokens,
+                forced, len(first.token_ids), len(answer.token_ids), first.prompt_tokens,
             )
     return [r for r in results if r is not None]
 

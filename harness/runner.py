@@ -191,22 +191,21 @@ def engine_options(config: RunConfig, prepared: Prepared | None) -> dict[str, An
     return options
 
 
-_NOTED: set[str] = set()
+@dataclass
+class RunSetup:
+    """Everything a run decides before it touches its directory: items, prompts, bans."""
+
+    prepared: Prepared
+    skipped: dict[str, int]  # image items left out per benchmark (text-only model)
+    fingerprints: dict[str, str]
+    shard: tuple[int, int] | None
+    family: str
+    builder: PromptBuilder
+    ban: BanSet
 
 
-def note(message: str) -> None:
-    """Tell the user something once per process (a sweep runs many runs with the same notes)."""
-    if message not in _NOTED:
-        _NOTED.add(message)
-        print(f"note: {message}", file=sys.stderr)
-
-
-def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: Any = None) -> Path:
-    """Run (or resume) an evaluation; returns the run directory.
-
-    `engine` and `verifier` may be passed in to share them across runs (a sweep, tests)."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
+def set_up(config: RunConfig, engine: Any = None) -> RunSetup:
+    """Items, prompts and bans for `config` (bad input is refused here, before any model loads)."""
     prepared = prepare(config)
     if engine is None:
         from transformers import AutoTokenizer
@@ -229,7 +228,55 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
     keywords = resolve_keywords(config.keywords)
     ban = build_ban_set(tokenizer, keywords, config.exclude) if config.mode == "nowait" else \
         BanSet(keywords=tuple(keywords), excluded=tuple(config.exclude))
+    return RunSetup(prepared, skipped, fingerprints, shard, family, builder, ban)
+
+
+def make_jobs(setup: RunSetup, config: RunConfig, done: Any = ()) -> tuple[list[Job], list[tuple[Job, str]]]:
+    """The (item, sample) jobs not yet `done`, and those whose item could not be used (with why)."""
     thinking = think_opened(config.mode)
+    jobs: list[Job] = []
+    errored: list[tuple[Job, str]] = []
+    for spec in setup.prepared.specs:
+        for sample in setup.prepared.samples[spec.name]:
+            prompt = setup.builder.render(spec.render_prompt(sample), num_images=len(sample.images), think=thinking)
+            for k in range(config.samples):
+                if (spec.name, sample.id, k) in done:
+                    continue
+                job = Job(spec.name, sample.id, k, prompt, sample_seed(config.seed, spec.name, sample.id, k), sample.images)
+                if sample.error:
+                    errored.append((job, sample.error))
+                else:
+                    jobs.append(job)
+    return jobs, errored
+
+
+def generation_settings(config: RunConfig, ban: BanSet) -> GenerationSettings:
+    return GenerationSettings(
+        mode=config.mode, budget=config.budget, budget_policy=config.budget_policy,
+        answer_budget=config.answer_budget, early_stop=config.early_stop, temperature=config.temperature,
+        top_p=config.top_p, banned_token_ids=ban.token_ids,
+    )
+
+
+_NOTED: set[str] = set()
+
+
+def note(message: str) -> None:
+    """Tell the user something once per process (a sweep runs many runs with the same notes)."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        print(f"note: {message}", file=sys.stderr)
+
+
+def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: Any = None) -> Path:
+    """Run (or resume) an evaluation; returns the run directory.
+
+    `engine` and `verifier` may be passed in to share them across runs (a sweep, tests)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    setup = set_up(config, engine)
+    prepared, skipped, fingerprints, shard = setup.prepared, setup.skipped, setup.fingerprints, setup.shard
+    family, builder, ban = setup.family, setup.builder, setup.ban
 
     out = Path(config.out) if config.out else default_out(config, prepared.model_path)
     run_dir = RunDir(out)
@@ -264,37 +311,21 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
 
     known_items = run_dir.items()
     new_items = []
-    jobs: list[Job] = []
-    errored = []
-    done = run_dir.generations()
     for spec in prepared.specs:
         for sample in prepared.samples[spec.name]:
-            prompt_text = spec.render_prompt(sample)
             if (spec.name, sample.id) not in known_items:
                 new_items.append({
                     "benchmark": spec.name, "id": sample.id, "question": sample.question, "choices": sample.choices,
                     "answer": sample.answer, "answer_type": sample.answer_type, "subject": sample.subject,
-                    "meta": sample.meta, "prompt": prompt_text, "error": sample.error,
+                    "meta": sample.meta, "prompt": spec.render_prompt(sample), "error": sample.error,
                     "thumbnails": [thumbnail(image) for image in sample.images],
                 })
-            prompt = builder.render(prompt_text, num_images=len(sample.images), think=thinking)
-            for k in range(config.samples):
-                if (spec.name, sample.id, k) in done:
-                    continue
-                job = Job(spec.name, sample.id, k, prompt, sample_seed(config.seed, spec.name, sample.id, k), sample.images)
-                if sample.error:
-                    errored.append((job, sample.error))
-                else:
-                    jobs.append(job)
+    jobs, errored = make_jobs(setup, config, done=run_dir.generations())
     append_jsonl(run_dir.items_path, new_items)
     append_jsonl(run_dir.generations_path,
                  [{"benchmark": job.benchmark, **error_generation(job, message).to_json()} for job, message in errored])
 
-    settings = GenerationSettings(
-        mode=config.mode, budget=config.budget, budget_policy=config.budget_policy,
-        answer_budget=config.answer_budget, early_stop=config.early_stop, temperature=config.temperature,
-        top_p=config.top_p, banned_token_ids=ban.token_ids,
-    )
+    settings = generation_settings(config, ban)
     generated_tokens = prompt_tokens = 0
     if jobs:
         load_started = time.perf_counter()
