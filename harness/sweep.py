@@ -115,9 +115,8 @@ class SharedBudgetEngine:
         keys = [request_key(r, sampling) for r in requests]
         misses = []
         for index, (request, key) in enumerate(zip(requests, keys)):
-            entry = self.entries.get(key)
-            if entry is not None and entry.covers(request.max_tokens):
-                results[index] = truncate_output(entry.output, request.max_tokens, self.tokenizer, self.name)
+            results[index] = self._lookup(request, key)
+            if results[index] is not None:
                 self.shared_tokens += len(results[index].token_ids)
             else:
                 misses.append(index)
@@ -137,6 +136,16 @@ class SharedBudgetEngine:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             append_jsonl(self.cache_path, rows)
         return [r for r in results if r is not None]
+
+    def lookup(self, request: EngineRequest, sampling: SamplingSettings) -> EngineOutput | None:
+        """The output for `request` if a generation on hand covers it; nothing is generated or counted."""
+        return self._lookup(request, request_key(request, sampling))
+
+    def _lookup(self, request: EngineRequest, key: str) -> EngineOutput | None:
+        entry = self.entries.get(key)
+        if entry is None or not entry.covers(request.max_tokens):
+            return None
+        return truncate_output(entry.output, request.max_tokens, self.tokenizer, self.name)
 
     def take_usage(self) -> dict[str, int]:
         """Tokens the wrapped engine generated, and tokens served from longer generations, since the last call."""
@@ -236,6 +245,7 @@ def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Pat
         load_s = time.perf_counter() - load_started
     largest = plan.budgets[-1]
     entries: list[dict[str, Any]] = []
+    prefetched: list[dict[str, Any]] = []
     invocation_tokens = 0
     # One verifier for every run: its math-verify workers start once, and an answer extracted at
     # several budgets is compared once.
@@ -245,6 +255,8 @@ def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Pat
             shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
             # The largest budget first: every smaller one is then (mostly) served from its tokens.
             for budget in [largest] + plan.budgets[:-1]:
+                if budget != largest and budget == plan.budgets[0] and plan.policy_for(mode) == "force":
+                    prefetched.append(prefetch_answers(plan, mode, shared))
                 config = plan.run_config(mode, budget)
                 run_started = time.perf_counter()
                 path = run(config, progress=False, engine=shared, verifier=verifier)
@@ -265,7 +277,7 @@ def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Pat
         verifier.close()
         if owned:
             engine.close()
-    index = _index(plan, entries, previous, invocation_tokens, load_s, time.perf_counter() - started)
+    index = _index(plan, entries, previous, invocation_tokens, load_s, time.perf_counter() - started, prefetched)
     write_json_atomic(index_path, index)
     if progress:
         print(format_index(index), file=sys.stderr)
@@ -297,6 +309,42 @@ def _throughput(path: Path) -> dict[str, Any]:
     return read_json(run_dir.summary_path).get("throughput", {}) if run_dir.summary_path.exists() else {}
 
 
+def prefetch_answers(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> dict[str, Any]:
+    """Generate the answer phase of every smaller `force` budget in a few large batches.
+
+    After the largest budget's run, every smaller budget's thinking is on hand; what each still needs
+    is the answer after each thought cut at its budget. Run one budget after another, these are small
+    batches (the cut thoughts of one budget); built here from the very requests a run makes
+    (`harness.runner.make_jobs`, `harness.generate.continuation_request`) and generated together, they
+    fill the cache, and each budget's run then finds all its answers there.
+    """
+    from harness.generate import continuation, continuation_request, phase_one_requests
+    from harness.runner import generation_settings, make_jobs, set_up
+
+    started = time.perf_counter()
+    config = plan.run_config(mode, plan.budgets[0])
+    setup = set_up(config, shared)
+    jobs, _ = make_jobs(setup, config)
+    pending: dict[str, EngineRequest] = {}
+    sampling = generation_settings(config, setup.ban).sampling()
+    for budget in plan.budgets[:-1]:
+        settings = generation_settings(dataclasses.replace(config, budget=budget), setup.ban)
+        for job, request in zip(jobs, phase_one_requests(jobs, settings)):
+            first = shared.lookup(request, sampling)
+            following = continuation(job, first, settings) if first is not None else None
+            if following is not None:
+                answer = continuation_request(job, following[0], settings)
+                if shared.lookup(answer, sampling) is None:
+                    pending.setdefault(request_key(answer, sampling), answer)
+    requests = list(pending.values())
+    chunk = config.batch_size * max(1, len(plan.budgets) - 1)
+    for start in range(0, len(requests), chunk):
+        shared.generate(requests[start:start + chunk], sampling)
+    usage = shared.take_usage()
+    return {"mode": mode, "requests": len(requests), "engine_generated_tokens": usage["engine_generated_tokens"],
+            "engine_prompt_tokens": usage["engine_prompt_tokens"], "wall_s": time.perf_counter() - started}
+
+
 def _results(path: Path) -> dict[str, Any]:
     summary = read_json(RunDir(path).summary_path)
     return {name: {"accuracy": block.get("accuracy"), "std": block.get("std"), "tokens": block.get("tokens"),
@@ -321,9 +369,11 @@ def _annotate_manifest(path: Path, plan: SweepPlan, mode: str, budget: int, larg
 
 
 def _index(plan: SweepPlan, entries: list[dict[str, Any]], previous: dict[str, Any], invocation_tokens: int,
-           load_s: float, wall_s: float) -> dict[str, Any]:
+           load_s: float, wall_s: float, prefetched: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     largest = plan.budgets[-1]
-    engine_tokens = sum(e["engine_generated_tokens"] for e in entries)
+    prefetch = list(previous.get("prefetch", [])) + list(prefetched or [])
+    # Answers generated ahead for the smaller force budgets are part of the cost, though no run holds them.
+    engine_tokens = sum(e["engine_generated_tokens"] for e in entries) + sum(p["engine_generated_tokens"] for p in prefetch)
     largest_tokens = sum(e["generated_tokens"] for e in entries if e["budget"] == largest)
     independent_tokens = sum(e["generated_tokens"] for e in entries)
     history = list(previous.get("invocations", []))
@@ -345,6 +395,7 @@ def _index(plan: SweepPlan, entries: list[dict[str, Any]], previous: dict[str, A
             "ratio_to_largest": engine_tokens / largest_tokens if largest_tokens else None,
             "ratio_to_independent": engine_tokens / independent_tokens if independent_tokens else None,
         },
+        "prefetch": prefetch,
         "invocations": history,
     }
 

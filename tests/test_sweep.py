@@ -122,6 +122,19 @@ def test_force_sweep_equals_direct_runs_token_for_token(engine, model_dir, tmp_p
         assert generations(derived) == generations(direct), f"budget {budget}"
         forced += sum(g["forced"] for g in generations(derived).values())
     assert forced > 0
+    # The smaller budgets' answers were generated ahead, together; their runs found them all on hand.
+    index = read_index(tmp_path / "sweep")
+    (prefetch,) = index["prefetch"]
+    assert prefetch["requests"] > 0 and prefetch["engine_generated_tokens"] > 0
+    smaller = [e for e in index["runs"] if e["budget"] != BUDGETS[-1]]
+    assert all(e["engine_generated_tokens"] == 0 for e in smaller)
+    largest = next(e for e in index["runs"] if e["budget"] == BUDGETS[-1])
+    assert index["cost"]["engine_generated_tokens"] == \
+        largest["engine_generated_tokens"] + prefetch["engine_generated_tokens"]
+    # Each forced answer was generated once: as many as the smaller budgets' forced generations hold.
+    answers = sum(g["answer_tokens"] for e in smaller
+                  for g in generations(tmp_path / "sweep" / e["dir"]).values() if g["forced"])
+    assert prefetch["engine_generated_tokens"] == answers
 
 
 @pytest.mark.slow
