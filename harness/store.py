@@ -102,10 +102,11 @@ def read_jsonl_numbered(path: Path, error: type[Exception] = StoreError) -> list
                 objects.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise error(f"{path}:{number}: not a valid JSON line ({exc.msg} at column {exc.colno})") from None
-    for (number, _), row in zip(numbered, objects):
+    rows = [(number, row) for (number, _), row in zip(numbered, objects)]
+    for number, row in rows:
         if not isinstance(row, dict):
             raise error(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-    return [(number, row) for (number, _), row in zip(numbered, objects)]
+    return rows
 
 
 def iter_json_objects(path: Path, error: type[Exception] = StoreError) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -254,8 +254,8 @@ def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Pat
         for mode in plan.modes:
             shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
             # The largest budget first: every smaller one is then (mostly) served from its tokens.
-            for budget in [largest] + plan.budgets[:-1]:
-                if budget != largest and budget == plan.budgets[0] and plan.policy_for(mode) == "force":
+            for position, budget in enumerate([largest] + plan.budgets[:-1]):
+                if position == 1 and plan.policy_for(mode) == "force":  # the largest is done, the rest to come
                     prefetched.append(prefetch_answers(plan, mode, shared))
                 config = plan.run_config(mode, budget)
                 run_started = time.perf_counter()

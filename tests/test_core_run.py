@@ -92,6 +92,16 @@ def test_text_only_model_leaves_image_items_out(tiny_text_dir, vllm_text_engine,
     assert all(not item["thumbnails"] for item in RunDir(out).items().values())
 
 
+def test_a_note_is_shown_once_per_process(capsys):
+    from harness.runner import note
+
+    note("sample-x: 3 image items left out (a test's own note)")
+    note("sample-x: 3 image items left out (a test's own note)")
+    note("sample-y: 1 image items left out (a test's own note)")
+    err = capsys.readouterr().err
+    assert err.count("note: sample-x") == 1 and err.count("note: sample-y") == 1
+
+
 def _write_tsv(path: Path, rows: list[dict]) -> None:
     import pandas as pd
 

@@ -118,3 +118,11 @@ def test_the_ray_executor_gives_the_offline_tokens_for_image_requests(tiny_vl_di
         ray_engine.close()
     direct = vllm_vl_engine.generate(_requests(), SamplingSettings(temperature=1.0))
     assert _outputs(through_ray) == _outputs(direct)
+
+
+def test_a_started_server_gets_an_image_limit_only_for_a_vision_model(tiny_vl_dir, tiny_text_dir, tmp_path):
+    from harness.engines.openai_engine import _is_multimodal
+
+    assert _is_multimodal(str(tiny_vl_dir))
+    assert not _is_multimodal(str(tiny_text_dir))
+    assert not _is_multimodal(str(tmp_path))  # no config at all: the server will say what is wrong

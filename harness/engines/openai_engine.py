@@ -211,7 +211,7 @@ def _data_url(image: Any) -> str:
 
 
 def _is_multimodal(model: str) -> bool:
-    """Whether the model's config has a vision tower (text-only models refuse an image limit)."""
+    """Whether the model's config has a vision tower (only then is an image limit worth passing)."""
     try:
         from transformers import AutoConfig
 
