@@ -51,6 +51,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--batch-size", type=int, help="requests per engine call; results are saved after each (default 512)")
     add("--keywords", help="NoWait keywords: 'paper' (wait, alternatively, hmm), 'nowait17', or a comma list")
     add("--exclude", help="comma list of tokens never banned (after strip + lowercase)")
+    add("--ban-rule", choices=["word", "substring"],
+        help="NoWait: ban tokens that are a keyword as a word (default), or every token containing one "
+             "(substring, the NoWait paper's scan)")
     add("--family", help="prompt family (chatml, qwen_vl, qwen3, skywork, internvl, native); default: detected")
     add("--template", help="a jinja2 chat template file to use instead of the family's")
     add("--system", help="system prompt (default: 'You are a helpful assistant.')")
@@ -73,7 +76,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     flags = {name: getattr(args, name, None) for name in (
         "model", "budget", "budget_policy", "answer_budget", "samples", "temperature", "top_p", "seed", "engine",
         "tensor_parallel_size", "dtype", "max_model_len", "limit", "data_dir", "batch_size", "keywords", "family",
-        "template", "system", "judge_policy", "judge_url", "judge_model", "mode", "out", "engine_url",
+        "template", "system", "ban_rule", "judge_policy", "judge_url", "judge_model", "mode", "out", "engine_url",
         "data_parallel_size", "shard")}
     if args.benchmarks:
         flags["benchmarks"] = [b for chunk in args.benchmarks for b in chunk.split(",") if b]

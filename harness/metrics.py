@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from harness.modes import count_keywords
+from harness.modes import KeywordRule
 
 
 @dataclass
@@ -99,7 +99,7 @@ def accuracy_block(rows: list[ScoredItem], samples: int) -> dict[str, Any]:
 
 
 def summarize_benchmark(rows: list[ScoredItem], generations: list[dict[str, Any]], samples: int,
-                        metric_names: list[str], keywords: list[str]) -> dict[str, Any]:
+                        metric_names: list[str], keywords: list[str], ban_rule: str = "word") -> dict[str, Any]:
     block = accuracy_block(rows, samples)
     block["samples"] = samples
     subjects: dict[str, list[ScoredItem]] = {}
@@ -133,8 +133,9 @@ def summarize_benchmark(rows: list[ScoredItem], generations: list[dict[str, Any]
     block["truncation_rate"] = _mean([1.0 if g.get("finish_reason") == "length" else 0.0 for g in ok])
     block["forced_rate"] = _mean([1.0 if g.get("forced") else 0.0 for g in ok])
     residual = {k: 0 for k in keywords}
+    counter = KeywordRule(keywords, ban_rule)
     for g in ok:
-        for k, count in count_keywords(g.get("text", ""), keywords).items():
+        for k, count in counter.count(g.get("text", "")).items():
             residual[k] += count
     block["residual_keywords"] = residual
     return block

@@ -226,8 +226,8 @@ def set_up(config: RunConfig, engine: Any = None) -> RunSetup:
     family = config.family or detect_family(prepared.model_path, tokenizer)
     builder = PromptBuilder(family, tokenizer, system=config.system or DEFAULT_SYSTEM, template_file=config.template)
     keywords = resolve_keywords(config.keywords)
-    ban = build_ban_set(tokenizer, keywords, config.exclude) if config.mode == "nowait" else \
-        BanSet(keywords=tuple(keywords), excluded=tuple(config.exclude))
+    ban = build_ban_set(tokenizer, keywords, config.exclude, config.ban_rule) if config.mode == "nowait" else \
+        BanSet(keywords=tuple(keywords), excluded=tuple(config.exclude), rule=config.ban_rule)
     return RunSetup(prepared, skipped, fingerprints, shard, family, builder, ban)
 
 

@@ -14,6 +14,8 @@ def build_summary(run_dir: RunDir) -> dict[str, Any]:
     manifest = run_dir.manifest()
     samples = int(manifest.get("config", {}).get("samples", 1))
     keywords = list(manifest.get("ban", {}).get("keywords", []))
+    # A run directory written before the ban rule was recorded used the substring rule.
+    ban_rule = manifest.get("ban", {}).get("rule", "substring")
     items = run_dir.items()
     generations = run_dir.generations()
     by_benchmark: dict[str, list[ScoredItem]] = {}
@@ -32,7 +34,7 @@ def build_summary(run_dir: RunDir) -> dict[str, Any]:
     for name, rows in by_benchmark.items():
         bench_generations = [g for key, g in generations.items() if key[0] == name]
         metric_names = manifest.get("benchmarks", {}).get(name, {}).get("metrics", ["accuracy"])
-        benchmarks[name] = summarize_benchmark(rows, bench_generations, samples, metric_names, keywords)
+        benchmarks[name] = summarize_benchmark(rows, bench_generations, samples, metric_names, keywords, ban_rule)
         # Rule-only, judge-only and combined accuracy side by side (pooled over samples).
         benchmarks[name]["verification"] = summarize_verdicts(verdicts.get(name, []))
     return {"benchmarks": benchmarks}

@@ -6,10 +6,37 @@ shares one vocabulary, and so that each serialises to one JSON line without cust
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ANSWER_TYPES = ("mcq", "number", "math", "text")
+
+_LETTER_GOLD = re.compile(r"^\s*[(\[]?\s*([A-Z])\s*[)\].:]?\s*$")
+_PLAIN_NUMBER = re.compile(r"^\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?\s*%?\s*$")
+_MATHY = re.compile(r"[\\^_=<>]|\d\s*[-+*/]\s*\d|[{}()\[\]]|\bsqrt\b|\bpi\b")
+
+
+def infer_answer_type(answer: str, choices: Mapping[str, str] | list[str] | None = None) -> str:
+    """The answer type of a gold answer whose data does not state one; the one rule every reader uses.
+
+    Options given -> mcq (a gold that is neither one of their letters nor one of their texts is then a
+    malformed item, which the verifier reports as such rather than scoring it as some other type; a
+    benchmark whose gold names several options, such as "AC", types its items itself). A bare option
+    letter ("B", "(B)", "B.") -> mcq even without options: benchmarks that print the options inside the
+    question or the image give no option columns. Then: a plain number -> number; anything with LaTeX,
+    operators, brackets, `sqrt` or `pi` -> math; otherwise text.
+    """
+    if choices:
+        return "mcq"
+    if _LETTER_GOLD.match(answer) and len(answer.strip()) <= 3:
+        return "mcq"
+    if _PLAIN_NUMBER.match(answer) and any(ch.isdigit() for ch in answer):
+        return "number"
+    if _MATHY.search(answer):
+        return "math"
+    return "text"
 
 
 @dataclass

@@ -117,6 +117,7 @@ class RunSpec:
     errored: set[tuple[str, str, int]] = field(default_factory=set)
     judged: set[tuple[str, str, int]] = field(default_factory=set)
     ban_keywords: list[str] = field(default_factory=list)
+    ban_rule: str = "word"
     write_summary: bool = True
     write_items: bool = True
     write_generations: bool = True
@@ -158,7 +159,8 @@ def write_run(root: str | Path, spec: RunSpec) -> Path:
         "model": {"path": spec.model, "family": "chatml", "fingerprint": f"fp-{spec.model}"},
         "benchmarks": benchmarks_block,
         "template": {"name": f"chatml_{spec.mode}.j2", "sha256": "0" * 64},
-        "ban": {"keywords": spec.ban_keywords, "size": len(spec.ban_keywords), "sha256": "1" * 64, "excluded": []},
+        "ban": {"keywords": spec.ban_keywords, "rule": spec.ban_rule, "size": len(spec.ban_keywords), "sha256": "1" * 64,
+                "excluded": []},
         "judge": {"policy": "union" if spec.judged else "never", "model": None, "prompt_sha256": None},
         "packages": {"vllm": "0.32.0"},
         "git_sha": "0" * 40,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from harness.generate import GenerationSettings, Job, THINK_END, generate, sample_seed
-from harness.modes import DEFAULT_EXCLUDE, build_ban_set, resolve_keywords
+from harness.generate import GenerationSettings, Job, generate, sample_seed
+from harness.modes import DEFAULT_EXCLUDE, THINK_CLOSE, build_ban_set, resolve_keywords
 from harness.prompts import PromptBuilder
 
 ENGINES = ["vllm_text_engine", "hf_text_engine"]
@@ -74,9 +74,9 @@ def test_force_budget_cuts_thinking_and_answers_with_its_own_budget(engine_name,
         assert g.answer_tokens <= answer_budget
         if g.forced:
             assert g.think_tokens == budget
-            assert "\nTime is up.\n" + THINK_END in g.text
-        if THINK_END in g.text:
-            thought, _, answer = g.text.rpartition(THINK_END)
+            assert "\nTime is up.\n" + THINK_CLOSE in g.text
+        if THINK_CLOSE in g.text:
+            thought, _, answer = g.text.rpartition(THINK_CLOSE)
             assert answer is not None
 
 

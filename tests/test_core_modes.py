@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from transformers import AutoTokenizer
 
-from harness.modes import KEYWORD_PRESETS, build_ban_set, count_keywords, resolve_keywords
+import re
+
+import pytest
+
+from harness.modes import KEYWORD_PRESETS, KeywordRule, build_ban_set, count_keywords, resolve_keywords
 from harness.prompts import PromptBuilder, detect_family
 
 
@@ -14,15 +18,15 @@ def test_presets():
     assert resolve_keywords("Wait, HMM") == ["wait", "hmm"]
 
 
-def test_ban_set_scans_the_whole_vocabulary_minus_exclusions(tiny_text_dir):
+def test_substring_ban_set_scans_the_whole_vocabulary_minus_exclusions(tiny_text_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_text_dir)
-    ban = build_ban_set(tokenizer, ["wait"], exclude=[])
+    ban = build_ban_set(tokenizer, ["wait"], exclude=[], rule="substring")
     texts = [tokenizer.decode([i]) for i in ban.token_ids]
     assert all("wait" in t.lower() for t in texts)
     expected = {i for i in range(len(tokenizer)) if "wait" in tokenizer.decode([i]).lower()
                 and i not in tokenizer.all_special_ids}
     assert set(ban.token_ids) == expected
-    narrower = build_ban_set(tokenizer, ["wait"], exclude=["waiting"])
+    narrower = build_ban_set(tokenizer, ["wait"], exclude=["waiting"], rule="substring")
     assert narrower.size == ban.size - sum(t.strip().lower() == "waiting" for t in texts)
     assert narrower.sha256 != ban.sha256
     special = build_ban_set(tokenizer, ["think"], exclude=[])
@@ -31,6 +35,66 @@ def test_ban_set_scans_the_whole_vocabulary_minus_exclusions(tiny_text_dir):
 
 def test_residual_keywords_are_counted_case_insensitively():
     assert count_keywords("W ait. Wait, wait... HMM", ["wait", "hmm"]) == {"wait": 2, "hmm": 1}
+
+
+def test_residual_words_are_words_under_the_word_rule_and_substrings_under_the_other():
+    text = "Await the answer. Kuwait? Waiting... Hmmm, double-check, then check again against it."
+    keywords = ["wait", "hmm", "check", "double-check", "again"]
+    assert count_keywords(text, keywords) == {"wait": 1, "hmm": 1, "check": 1, "double-check": 1, "again": 1}
+    assert count_keywords(text, keywords, rule="substring") == {"wait": 3, "hmm": 1, "check": 1,
+                                                                "double-check": 1, "again": 2}
+
+
+def test_an_empty_keyword_list_bans_and_counts_nothing():
+    assert not KeywordRule([]).matches_token("wait") and count_keywords("wait", []) == {}
+
+
+BANNED_SHAPES = ["wait", " Wait", "WAIT", ".wait", "Waiting", "waited", " waits", "Wait,", "(wait", " Hmm",
+                 " hmmm", "Alternatively", " alternatively", "\nWait"]
+INNOCENT = ["Kuwait", " awaits", " await", " cohort", " unknown", " against", " ahead", " button", " Alcohol",
+            " carbohyd", " radiotherapy", " coherence", " prohibit", " acknowledged", " Distributed",
+            " contributors", " motherboard", " canyon", " Pharaoh", " Torah", " Deborah", " Ahmed", " snowfall",
+            " butterflies", " waitress", " nowhere", " anyway", "Hmmingbird"]
+
+
+@pytest.mark.parametrize("token", BANNED_SHAPES)
+def test_the_word_rule_bans_the_keyword_as_a_word(token):
+    assert KeywordRule(KEYWORD_PRESETS["nowait17"]).matches_token(token)
+
+
+@pytest.mark.parametrize("token", INNOCENT)
+def test_the_word_rule_spares_words_that_only_contain_a_keyword(token):
+    assert not KeywordRule(KEYWORD_PRESETS["nowait17"]).matches_token(token)
+    assert KeywordRule(KEYWORD_PRESETS["nowait17"], "substring").matches_token(token) or token in (" nowhere",)
+
+
+@pytest.fixture(scope="module")
+def smollm2_tokenizer():
+    from harness.default_model import ensure_default_model
+
+    return AutoTokenizer.from_pretrained(ensure_default_model())
+
+
+@pytest.mark.parametrize("preset", ["paper", "nowait17"])
+def test_no_banned_token_of_a_real_vocabulary_holds_a_keyword_only_inside_another_word(smollm2_tokenizer, preset):
+    keywords = KEYWORD_PRESETS[preset]
+    ban = build_ban_set(smollm2_tokenizer, keywords, rule="word")
+    substring = build_ban_set(smollm2_tokenizer, keywords, rule="substring")
+    assert ban.size < substring.size
+    forms = set()
+    for k in keywords:
+        forms.update(k + suffix for suffix in ("", "s", "es", "ed", "d", "ing"))
+        if k.endswith("y"):
+            forms.update((k[:-1] + "ies", k[:-1] + "ied"))
+    for text in ban.tokens:
+        core = text.strip(" \t\r\n\"'`*_~.,;:!?()[]{}<>/\\|-–—…").lower()
+        assert core in forms or re.fullmatch(r"hmm+|oh+|ah+", core), text
+    vocab = {smollm2_tokenizer.decode([i]) for i in range(len(smollm2_tokenizer))}
+    for innocent in INNOCENT:
+        if innocent in vocab:
+            assert innocent not in ban.tokens, innocent
+    for wanted in (" Wait", "Wait", " wait", " Hmm"):
+        assert wanted in vocab and wanted in ban.tokens, wanted
 
 
 def test_family_detection(tiny_text_dir, tiny_vl_dir):

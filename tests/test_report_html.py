@@ -130,6 +130,15 @@ def test_residual_banned_keywords_are_counted_in_outputs(tmp_path):
     assert re.search(r"<td>sample</td><td class=\"bad\">4</td><td class=\"bad\">2</td>", section)
 
 
+def test_residuals_of_a_run_banned_by_substring_count_substrings(tmp_path):
+    items = make_items("sample", 2)
+    spec = RunSpec(items=items, outcomes=random_outcomes(items, 1, 0.5), samples=1, ban_keywords=["wait", "hmm"],
+                   ban_rule="substring", text=lambda item, s, c, m: "Wait, hmm. Await the answer. Wait.</think>\\boxed{A}")
+    html = build_report([write_run(tmp_path / "run", spec)])
+    section = html[html.index("Residual banned keywords"):]
+    assert re.search(r"<td>sample</td><td class=\"bad\">6</td><td class=\"bad\">2</td>", section)
+
+
 def test_drilldown_texts_round_trip_through_compression(tmp_path):
     run = load_run(simple_run(tmp_path / "run", n_items=5, samples=2))
     drilldown = build_drilldown([run])

@@ -9,8 +9,8 @@ from harness.verify.extract import (
     letter_from_candidate,
     letter_in_text,
     parse_number,
-    split_thinking,
 )
+from harness.modes import split_thinking
 
 CHOICES = {"A": "dog", "B": "cat", "C": "horse", "D": "10 cm"}
 

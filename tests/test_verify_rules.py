@@ -2,7 +2,8 @@
 
 import pytest
 
-from harness.verify import VerifyItem, infer_answer_type, verify_rules
+from harness.types import infer_answer_type
+from harness.verify import VerifyItem, verify_rules
 
 
 def item(answer, response, **kw):
@@ -126,6 +127,13 @@ def test_bad_answer_type_is_an_error():
     ("\\frac{1}{2}", None, "math"),
     ("x^2", None, "math"),
     ("Paris", None, "text"),
+    ("A", None, "mcq"),
+    ("(B)", None, "mcq"),
+    ("x=3", None, "math"),
+    ("f(x)", None, "math"),
+    ("pi", None, "math"),
+    ("[1, 2]", None, "math"),
+    ("12", {"A": "12", "B": "13"}, "mcq"),
 ])
 def test_answer_type_inference(answer, choices, expected):
     assert infer_answer_type(answer, choices or {}) == expected

@@ -22,7 +22,7 @@ from PIL import Image
 
 from harness.report.rundir import Run
 from harness.report.tables import item_ids, subject_of
-from harness.report.text import split_thinking
+from harness.modes import split_thinking, think_opened
 
 CHUNK_ROWS = 200
 TEXT_BUDGET_CHARS = 24_000_000  # raw characters across all responses, before compression
@@ -177,7 +177,8 @@ def build_drilldown(
                     errored = (verdict is not None and verdict.method == "error") or (
                         generation is not None and generation.error is not None)
                     marks += "E" if errored else MARKS[verdict.correct] if verdict else "-"
-                    thinking, answer = split_thinking(generation.text, run.mode) if generation else ("", "")
+                    split = split_thinking(generation.text, think_opened(run.mode)) if generation else None
+                    thinking, answer = (split.reasoning, split.answer.strip()) if split else ("", "")
                     thinking, cut_thinking = excerpt(thinking, chars_per_sample * 3 // 4)
                     answer, cut_answer = excerpt(answer, max(chars_per_sample // 4, 200))
                     excerpted += cut_thinking + cut_answer

@@ -12,7 +12,8 @@ import numpy as np
 
 from harness.report.rundir import Run
 from harness.report.stats import Accuracy, avg_at_k
-from harness.report.text import KeywordCounter, contains_any, split_thinking
+from harness.modes import KeywordRule, split_thinking, think_opened
+from harness.report.text import contains_any
 
 
 @dataclass
@@ -134,7 +135,7 @@ def phrase_split(run: Run, benchmark: str, phrases: list[str]) -> PhraseSplit:
         generation = run.generations.get(key)
         if key[0] != benchmark or generation is None or score.verdict.correct is None:
             continue
-        thinking, _ = split_thinking(generation.text, run.mode)
+        thinking = split_thinking(generation.text, think_opened(run.mode)).reasoning
         groups[contains_any(thinking, phrases)].append(score.verdict.correct)
 
     def rate(values: list[bool]) -> tuple[int, float | None]:
@@ -145,13 +146,14 @@ def phrase_split(run: Run, benchmark: str, phrases: list[str]) -> PhraseSplit:
 
 def residual_keywords(run: Run, benchmark: str) -> dict[str, int]:
     """Banned keywords that still appear in outputs (counted in the text, not taken from summary.json)."""
-    keywords = [k for k in ((run.manifest.get("ban") or {}).get("keywords") or []) if isinstance(k, str)]
+    ban = run.manifest.get("ban") or {}
+    keywords = [k for k in (ban.get("keywords") or []) if isinstance(k, str)]
     totals = dict.fromkeys(keywords, 0)
     if not keywords:
         return totals
-    counter = KeywordCounter(keywords)
+    counter = KeywordRule(keywords, ban.get("rule", "substring"))
     for key, generation in run.generations.items():
         if key[0] == benchmark:
-            for keyword, count in counter(generation.text).items():
+            for keyword, count in counter.count(generation.text).items():
                 totals[keyword] += count
     return totals

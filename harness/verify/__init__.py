@@ -6,7 +6,7 @@ The public surface the runner, `harness score` and the trainer use:
         format_reward, accuracy_reward, reward
 """
 
-from harness.verify.items import JUDGE_POLICIES, JudgeConfig, VerifyItem, infer_answer_type
+from harness.verify.items import JUDGE_POLICIES, JudgeConfig, VerifyItem
 from harness.verify.reward import accuracy_reward, format_reward, reward, rewards
 from harness.verify.summary import summarize_verdicts
 from harness.verify.verifier import Verifier, verify_rules
@@ -18,7 +18,6 @@ __all__ = [
     "VerifyItem",
     "accuracy_reward",
     "format_reward",
-    "infer_answer_type",
     "reward",
     "rewards",
     "summarize_verdicts",

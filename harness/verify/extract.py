@@ -11,49 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
 # Answers sit at the end of a response; scanning only this many trailing characters bounds the
 # work on a hostile 1 MB response without changing any realistic extraction.
 TAIL_CHARS = 65_536
-
-
-@dataclass
-class Split:
-    """A response cut into its thought and its final answer part."""
-
-    thought: str
-    answer: str  # text after the last </think> (or the whole text when there is no thought)
-    finished: bool  # False: a thinking-mode response whose thought never closed
-    format_ok: bool
-
-
-def split_thinking(text: str, thinking: bool = True) -> Split:
-    """Split at the last `</think>` and judge the template.
-
-    Thinking mode: the response must close its thought exactly once (an opening `<think>`, if the
-    model wrote one itself, only at the very start) and say something after it. An unfinished
-    thought is `format_ok=False`; its whole text is kept as `thought` so a caller can still look
-    for an explicitly marked answer in it. No-think mode: no think tags anywhere, non-empty text.
-    """
-    cut = text.rfind(THINK_CLOSE)
-    if not thinking:
-        answer = text[cut + len(THINK_CLOSE):] if cut >= 0 else text
-        ok = THINK_OPEN not in text and THINK_CLOSE not in text and bool(text.strip())
-        return Split(thought=text[:cut] if cut >= 0 else "", answer=answer, finished=True, format_ok=ok)
-    if cut < 0:
-        return Split(thought=text, answer="", finished=False, format_ok=False)
-    thought, answer = text[:cut], text[cut + len(THINK_CLOSE):]
-    opener_ok = THINK_OPEN not in thought or (
-        thought.lstrip().startswith(THINK_OPEN) and thought.count(THINK_OPEN) == 1
-    )
-    ok = (
-        opener_ok
-        and text.count(THINK_CLOSE) == 1
-        and THINK_OPEN not in answer
-        and bool(answer.strip())
-    )
-    return Split(thought=thought, answer=answer, finished=True, format_ok=ok)
 
 
 _BOXED_START = re.compile(r"\\(?:boxed|fbox)\s*\{")

@@ -7,7 +7,6 @@ full benchmark sample to ask "is this response right?".
 
 from __future__ import annotations
 
-import re
 import string
 from dataclasses import dataclass
 
@@ -16,9 +15,6 @@ from harness.types import ANSWER_TYPES
 JUDGE_POLICIES = ("never", "fallback", "union", "always")
 
 _LETTERS = string.ascii_uppercase
-_PLAIN_NUMBER = re.compile(r"^\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?\s*%?\s*$")
-_MATHY = re.compile(r"[\\^_=<>]|\d\s*[-+*/]\s*\d|[{}()\[\]]|\bsqrt\b|\bpi\b")
-_LETTER_GOLD = re.compile(r"^\s*[(\[]?\s*([A-Z])\s*[)\].:]?\s*$")
 
 
 @dataclass
@@ -102,20 +98,3 @@ def normalize_choices(item_id: str, choices: dict[str, str] | list[str] | None) 
             raise ValueError(f"item {item_id!r}: choice key {key!r} is not an option letter A-Z")
         out[letter] = str(text)
     return out
-
-
-def infer_answer_type(answer: str, choices: dict[str, str]) -> str:
-    """Guess the answer type from the gold answer when the data does not say.
-
-    Choices present, or a bare option letter as gold → mcq; a plain number → number; anything
-    with LaTeX or operators → math; otherwise text.
-    """
-    if choices:
-        return "mcq"
-    if _LETTER_GOLD.match(answer) and len(answer.strip()) <= 3:
-        return "mcq"
-    if _PLAIN_NUMBER.match(answer) and any(ch.isdigit() for ch in answer):
-        return "number"
-    if _MATHY.search(answer):
-        return "math"
-    return "text"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import atexit
 import threading
 
-from harness.verify.extract import split_thinking
+from harness.modes import split_thinking
 from harness.verify.items import VerifyItem
 from harness.verify.verifier import Verifier
 

@@ -40,9 +40,10 @@ from harness.verify.extract import (
     normalize_text,
     option_by_text,
     parse_number,
-    split_thinking,
 )
-from harness.verify.items import VerifyItem, infer_answer_type, normalize_choices
+from harness.modes import split_thinking
+from harness.types import infer_answer_type
+from harness.verify.items import VerifyItem, normalize_choices
 
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
