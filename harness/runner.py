@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.benchmarks import BenchmarkSpec, get_spec
+from harness.bench.spec import BenchmarkSpec, get_spec
 from harness.config import DEFAULT_MODEL, RunConfig, parse_shard
-from harness.data import fingerprint_samples, load_samples
-from harness.generate import GenerationSettings, Job, error_generation, generate, phases, sample_seed
+from harness.bench.loaders import fingerprint_samples, load_samples
+from harness.engines.generate import GenerationSettings, Job, error_generation, generate, phases, sample_seed
 from harness.modes import BanSet, build_ban_set, resolve_keywords, think_opened
 from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, detect_family
-from harness.store import RunDir, append_jsonl, write_json_atomic
+from harness.rundir import RunDir, append_jsonl, write_json_atomic
 from harness.types import Sample
 
 
@@ -47,7 +47,7 @@ class Prepared:
 def resolve_model(model: str) -> str:
     """'default' → the converted SmolLM2; a local directory must hold a config.json; else a hub id."""
     if model == DEFAULT_MODEL:
-        from harness.default_model import ensure_default_model
+        from harness.engines.models import ensure_default_model
 
         return str(ensure_default_model())
     path = Path(model).expanduser()
@@ -351,12 +351,12 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
         timings["generate_s"] = time.perf_counter() - generate_started
 
     score_started = time.perf_counter()
-    from harness.scoring import score_run
+    from harness.verify.scoring import score_run
 
     score_run(run_dir, verifier=verifier)
     timings["score_s"] = time.perf_counter() - score_started
     timings["wall_s"] = time.perf_counter() - started
-    from harness.summary import write_summary
+    from harness.metrics.summary import write_summary
 
     # An engine that shares or offloads work (a sweep's cache, a server) says what it really generated.
     usage = engine.take_usage() if hasattr(engine, "take_usage") else \
@@ -366,7 +366,7 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
         **usage,
     })
     if progress:
-        from harness.summary import format_table
+        from harness.metrics.summary import format_table
 
         print(format_table(summary, manifest), file=sys.stderr)
         print(f"run directory: {run_dir.path}", file=sys.stderr)

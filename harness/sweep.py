@@ -29,7 +29,7 @@ from harness import __version__
 from harness.config import ConfigError, RunConfig, validate
 from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
 from harness.modes import MODES, think_opened
-from harness.store import RunDir, append_jsonl, read_json, read_jsonl, write_json_atomic
+from harness.rundir import RunDir, append_jsonl, read_json, read_jsonl, write_json_atomic
 
 INDEX_NAME = "sweep.json"
 CACHE_DIR = "engine_cache"
@@ -315,10 +315,10 @@ def prefetch_answers(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> 
     After the largest budget's run, every smaller budget's thinking is on hand; what each still needs
     is the answer after each thought cut at its budget. Run one budget after another, these are small
     batches (the cut thoughts of one budget); built here from the very requests a run makes
-    (`harness.runner.make_jobs`, `harness.generate.continuation_request`) and generated together, they
+    (`harness.runner.make_jobs`, `harness.engines.generate.continuation_request`) and generated together, they
     fill the cache, and each budget's run then finds all its answers there.
     """
-    from harness.generate import continuation, continuation_request, phase_one_requests
+    from harness.engines.generate import continuation, continuation_request, phase_one_requests
     from harness.runner import generation_settings, make_jobs, set_up
 
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The three records that travel through the harness: what we ask, what the model said, what we judged.
+"""The records that travel through the harness: what we ask, what the model said, what we judged.
 
 They are plain dataclasses so that every stage (loaders, engines, verifier, metrics, report, trainer)
 shares one vocabulary, and so that each serialises to one JSON line without custom encoders.
@@ -117,3 +117,20 @@ class Verdict:
     def from_json(cls, data: dict[str, Any]) -> "Verdict":
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
+
+
+@dataclass
+class ScoredItem:
+    """One item of one sample run, as a metric function sees it."""
+
+    id: str
+    sample_index: int
+    answer: str
+    answer_type: str
+    correct: bool | None
+    extracted: str | None = None
+    method: str = ""
+    format_ok: bool = True
+    subject: str = ""
+    choices: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)

@@ -42,8 +42,8 @@ def process_results(doc, results):
 
 
 def write_items(root: Path, limit: int) -> list[dict]:
-    from harness.benchmarks import get_spec
-    from harness.data import load_samples
+    from harness.bench.spec import get_spec
+    from harness.bench.loaders import load_samples
 
     spec = get_spec("sample")
     rows = []

@@ -35,7 +35,7 @@ def resolve(model: str, root: Path) -> str:
 
         return str(build_tiny_text_model(root / "tiny"))
     if model == "default":
-        from harness.default_model import ensure_default_model
+        from harness.engines.models import ensure_default_model
 
         return str(ensure_default_model())
     return model

@@ -53,7 +53,7 @@ def harness_jobs(config):
     """The jobs the runner builds for `config` (same prompts and seeds), for the raw side."""
     from transformers import AutoTokenizer
 
-    from harness.generate import Job, sample_seed
+    from harness.engines.generate import Job, sample_seed
     from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, detect_family
     from harness.runner import drop_image_items, prepare
 

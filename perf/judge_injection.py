@@ -169,7 +169,7 @@ def main() -> int:
     process = None
     base_url = args.base_url
     if base_url is None:
-        from harness.default_model import ensure_default_model
+        from harness.engines.models import ensure_default_model
 
         log_path = Path(tempfile.gettempdir()) / "judge_injection_vllm.log"
         print(f"starting vLLM with the default model (log: {log_path})", file=sys.stderr)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.benchmarks import BenchmarkSpec, get_spec
-from harness.data import load_samples
-from harness.metrics import ScoredItem, resolve_metric
+from harness.bench.spec import BenchmarkSpec, get_spec
+from harness.bench.loaders import load_samples
+from harness.metrics.accuracy import resolve_metric
+from harness.types import ScoredItem
 from harness.types import Sample
 from harness.verify import VerifyItem, verify_rules
 

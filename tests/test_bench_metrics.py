@@ -10,8 +10,8 @@ import pytest
 
 from harness.bench import hallusionbench, mathverse, mathvista, mmbench, wemath
 from harness.bench.common import accuracy_table
-from harness.data import DataError
-from harness.metrics import ScoredItem
+from harness.bench.loaders import DataError
+from harness.types import ScoredItem
 from harness.types import Sample
 
 

@@ -10,8 +10,8 @@ import argparse
 
 import pytest
 
-from harness import cli_data
-from harness.benchmarks import load_object, registry
+from harness.cli import data as cli_data
+from harness.bench.spec import load_object, registry
 
 TABLE_1 = {  # benchmark definition -> Skywork-R1V3-38B, Table 1 of the report
     "mmmu_val": 76.0, "emma_mini": 40.3, "mmk12": 78.5, "mmstar": 70.6, "mmbench_en_v11": 85.7,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness import cli_nightly
+from harness.cli import nightly as cli_nightly
 from tests.runfixtures import RunSpec, make_items, random_outcomes, write_run
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from harness import cli_compare
+from harness.cli import compare as cli_compare
 from harness.report.compare import INCOMPARABLE, ONLY_BASE, compare_runs, to_markdown
-from harness.report.rundir import load_run
+from harness.rundir import load_run
 from tests.runfixtures import BenchmarkMeta, RunSpec, make_items, random_outcomes, write_run
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from PIL import Image
 
-from harness.benchmarks import BenchmarkError, parse_spec
-from harness.data import DataError, load_samples
+from harness.bench.spec import BenchmarkError, parse_spec
+from harness.bench.loaders import DataError, load_samples
 
 
 def _spec(fmt: str, file: str, **columns):
@@ -62,8 +62,8 @@ def test_bad_definition_names_the_key():
 
 
 def test_sample_benchmark_is_deterministic():
-    from harness.benchmarks import get_spec
-    from harness.data import fingerprint_samples
+    from harness.bench.spec import get_spec
+    from harness.bench.loaders import fingerprint_samples
 
     spec = get_spec("sample")
     assert fingerprint_samples(load_samples(spec)) == fingerprint_samples(load_samples(spec))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from harness.generate import GenerationSettings, Job, generate, sample_seed
+from harness.engines.generate import GenerationSettings, Job, generate, sample_seed
 from harness.modes import DEFAULT_EXCLUDE, THINK_CLOSE, build_ban_set, resolve_keywords
 from harness.prompts import PromptBuilder
 
@@ -135,7 +135,7 @@ def test_vision_engines_agree_on_greedy_tokens(vllm_vl_engine, hf_vl_engine):
 @pytest.mark.parametrize("engine_name", ENGINES)
 @pytest.mark.parametrize("policy", ["cap", "force"])
 def test_progress_counts_every_engine_request(engine_name, policy, request):
-    from harness.generate import phases
+    from harness.engines.generate import phases
 
     engine = request.getfixturevalue(engine_name)
     settings = GenerationSettings(mode="slow", budget=6, budget_policy=policy, answer_budget=4)

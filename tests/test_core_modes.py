@@ -70,7 +70,7 @@ def test_the_word_rule_spares_words_that_only_contain_a_keyword(token):
 
 @pytest.fixture(scope="module")
 def smollm2_tokenizer():
-    from harness.default_model import ensure_default_model
+    from harness.engines.models import ensure_default_model
 
     return AutoTokenizer.from_pretrained(ensure_default_model())
 

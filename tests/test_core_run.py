@@ -15,7 +15,7 @@ import pytest
 from harness.cli import main as cli_main
 from harness.config import RunConfig, build_config
 from harness.runner import RunError, run
-from harness.store import RunDir
+from harness.rundir import RunDir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -183,7 +183,7 @@ def test_model_directory_without_config_is_rejected(tmp_path, capsys):
 
 
 def test_yaml_config_with_flags_overriding(tmp_path):
-    from harness.cli_run import add_run_arguments, config_from_args
+    from harness.cli.run import add_run_arguments, config_from_args
     import argparse
 
     config_file = tmp_path / "run.yaml"

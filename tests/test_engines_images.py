@@ -1,7 +1,7 @@
 """Image items through the server engine and the Ray executor, checked against the offline vLLM engine.
 
 The tiny Qwen2.5-VL model is served by a real vLLM server on loopback (started by the helper users
-get, `harness.server.start_vllm_server`) and run by Ray Data's vLLM stage on a local CPU Ray cluster.
+get, `harness.engines.server.start_vllm_server`) and run by Ray Data's vLLM stage on a local CPU Ray cluster.
 Both must give the very tokens the in-process engine gives for the same prompt, image and seed, and a
 whole run over the `sample` benchmark's image items must write the same generations.
 """
@@ -21,8 +21,8 @@ from harness.engines import EngineRequest, SamplingSettings, create_engine
 from harness.engines.openai_engine import EngineError, OpenAIEngine
 from harness.prompts import PromptBuilder
 from harness.runner import run
-from harness.server import start_vllm_server
-from harness.store import RunDir
+from harness.engines.server import start_vllm_server
+from harness.rundir import RunDir
 from tests import sweep_fixtures
 
 pytestmark = pytest.mark.slow

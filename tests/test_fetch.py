@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from bench_fixtures import mcq_row, write_tsv
-from harness import cli_data
-from harness.benchmarks import parse_spec
-from harness.data import DataError, load_samples
-from harness.fetch import ChecksumMismatch, FetchError, fetch_benchmark
+from harness.cli import data as cli_data
+from harness.bench.spec import parse_spec
+from harness.bench.loaders import DataError, load_samples
+from harness.bench.fetch import ChecksumMismatch, FetchError, fetch_benchmark
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

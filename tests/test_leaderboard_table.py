@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli_leaderboard
+from harness.cli import leaderboard as cli_leaderboard
 from harness.report.leaderboard import ReferenceFileError, build_leaderboard, load_reference, tex_escape
-from harness.report.rundir import load_run
+from harness.rundir import load_run
 from tests.runfixtures import BenchmarkMeta, RunSpec, make_items, write_run
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "reference" / "r1v3_table1.yaml"

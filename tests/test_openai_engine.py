@@ -1,6 +1,6 @@
 """`--engine openai` against a real vLLM server on loopback (the tiny model), and a real proxy for faults.
 
-The server is started once for the module by `harness.server.start_vllm_server` (the helper users get).
+The server is started once for the module by `harness.engines.server.start_vllm_server` (the helper users get).
 Faults (errors, slowness) come from a small HTTP proxy in front of it, since a healthy server has none.
 """
 
@@ -20,8 +20,8 @@ from harness.config import RunConfig
 from harness.engines import EngineRequest, SamplingSettings
 from harness.engines.openai_engine import EngineError, OpenAIEngine
 from harness.runner import run
-from harness.server import ServerError, start_vllm_server
-from harness.store import RunDir
+from harness.engines.server import ServerError, start_vllm_server
+from harness.rundir import RunDir
 from tests import sweep_fixtures
 
 pytestmark = pytest.mark.slow

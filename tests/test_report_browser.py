@@ -15,7 +15,7 @@ from harness.report.compare import compare_runs, to_html
 from harness.report.leaderboard import build_leaderboard, load_reference
 from harness.report.leaderboard import to_html as leaderboard_html
 from harness.report.report import write_report
-from harness.report.rundir import load_run
+from harness.rundir import load_run
 from tests.browser import chromium
 from tests.runfixtures import RunSpec, make_items, write_run
 

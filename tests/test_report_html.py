@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from harness import cli_report
+from harness.cli import report as cli_report
 from harness.report.drilldown import build_drilldown, excerpt
 from harness.report.report import build_report
-from harness.report.rundir import load_run
+from harness.rundir import load_run
 from tests.runfixtures import BenchmarkMeta, RunSpec, make_items, random_outcomes, simple_run, write_run
 
 PAYLOAD = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
@@ -204,7 +204,7 @@ def test_thumbnails_from_the_worker_pool_equal_the_serial_ones_in_order():
 
 def test_a_sweep_directory_expands_to_its_runs_and_a_missing_run_is_named(tmp_path):
     from harness.report.report import expand_sweeps
-    from harness.report.rundir import RunDirError
+    from harness.rundir import RunDirError
 
     sweep = tmp_path / "sweep"
     runs = []

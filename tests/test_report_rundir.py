@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.report.rundir import OTHER_GROUP, RunDirError, load_run
+from harness.rundir import OTHER_GROUP, RunDirError, load_run
 from tests.runfixtures import BenchmarkMeta, RunSpec, make_items, random_outcomes, simple_run, write_run
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.report.stats import avg_at_k, mcnemar_exact, paired_difference
+from harness.metrics.stats import avg_at_k, mcnemar_exact, paired_difference
 
 NaN = float("nan")
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main as cli
-from harness.cli_merge import MergeError, merge_shards
+from harness.cli.merge import MergeError, merge_shards
 from harness.config import ConfigError, RunConfig, validate
 from harness.engines import EngineRequest, SamplingSettings, create_engine
 from harness.engines.data_parallel import DataParallelError, gpu_groups, split
 from harness.runner import run
-from harness.store import RunDir
+from harness.rundir import RunDir
 from tests import sweep_fixtures
 
 PROMPTS = [f"<|im_start|>user\nWhat is {i} * 3?<|im_end|>\n<|im_start|>assistant\n<think>\n" for i in range(7)]

@@ -15,7 +15,7 @@ import pytest
 from harness.config import ConfigError, RunConfig
 from harness.engines import EngineRequest, SamplingSettings
 from harness.runner import run
-from harness.store import RunDir
+from harness.rundir import RunDir
 from harness.sweep import SharedBudgetEngine, make_plan, read_index, run_sweep
 from tests import sweep_fixtures
 

@@ -7,7 +7,7 @@ import pytest
 from judge_server import JudgeServer
 from runfixtures import simple_run
 
-from harness import cli_score
+from harness.cli import score as cli_score
 
 PREDICTIONS = [
     {"id": "m1", "question": "Which?", "answer": "B", "response": "r</think>(B)", "choices": ["x", "y"]},

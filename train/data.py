@@ -82,7 +82,7 @@ def read_jsonl(path: str | Path, need_response: bool = False) -> list[TrainItem]
     path = Path(path)
     if not path.exists():
         raise DataError(f"data file {path} does not exist")
-    from harness.store import iter_json_objects
+    from harness.rundir import iter_json_objects
 
     items = [parse_row(row, f"{path}:{number}", path.parent, need_response)
              for number, row in iter_json_objects(path, DataError)]

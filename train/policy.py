@@ -34,7 +34,7 @@ class Policy:
 def resolve_model_path(spec: str) -> Path:
     """A model directory, or "smollm2" for the harness's converted SmolLM2-135M-Instruct."""
     if spec == "smollm2":
-        from harness.default_model import ensure_default_model
+        from harness.engines.models import ensure_default_model
 
         return Path(ensure_default_model())
     path = Path(spec)

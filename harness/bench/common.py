@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable, Hashable, Iterable
 
-from harness.metrics import ScoredItem
+from harness.types import ScoredItem
 from harness.types import Sample
 
 

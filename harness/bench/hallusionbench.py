@@ -11,8 +11,8 @@ about, i.e. original and edited image). VLMEvalKit's TSV encodes the grouping in
 from __future__ import annotations
 
 from harness.bench.common import group_accuracy, group_outcomes, item_accuracy, meta_text
-from harness.data import DataError
-from harness.metrics import ScoredItem
+from harness.bench.loaders import DataError
+from harness.types import ScoredItem
 from harness.types import Sample
 
 _YES_NO = {"yes": "Yes", "no": "No", "1": "Yes", "0": "No", "true": "Yes", "false": "No"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from harness.bench.common import accuracy_table, meta_text
-from harness.metrics import ScoredItem
+from harness.types import ScoredItem
 from harness.types import Sample
 
 SKILLS = ("inductive", "deductive", "numerical", "spatial", "mechanical")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 
 from harness.bench.common import accuracy_table, meta_text
-from harness.data import DataError
-from harness.metrics import ScoredItem
+from harness.bench.loaders import DataError
+from harness.types import ScoredItem
 from harness.types import Sample
 
 

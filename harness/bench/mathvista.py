@@ -9,8 +9,8 @@ for multiple-choice items, the options as a Python-literal list in `choices`, an
 from __future__ import annotations
 
 from harness.bench.common import accuracy_table, meta_text
-from harness.data import OPTION_LETTERS, DataError, _as_list
-from harness.metrics import ScoredItem
+from harness.bench.loaders import OPTION_LETTERS, DataError, _as_list
+from harness.types import ScoredItem
 from harness.types import Sample
 
 

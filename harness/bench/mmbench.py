@@ -9,8 +9,8 @@ them; that is the point of the metric, and it is what MMBench's authors report.
 from __future__ import annotations
 
 from harness.bench.common import group_accuracy, group_outcomes, item_accuracy, meta_text
-from harness.data import DataError
-from harness.metrics import ScoredItem
+from harness.bench.loaders import DataError
+from harness.types import ScoredItem
 from harness.types import Sample
 
 ROTATION_STRIDE = 1_000_000

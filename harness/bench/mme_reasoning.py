@@ -9,7 +9,7 @@ the score is visible rather than mixed in.
 from __future__ import annotations
 
 from harness.bench.common import accuracy_table, meta_text
-from harness.metrics import ScoredItem
+from harness.types import ScoredItem
 from harness.types import Sample
 
 _RULE_FUNCTIONS = ("", "choice_function", "open_function", "none", "nan")

@@ -21,8 +21,8 @@ import re
 from collections import defaultdict
 
 from harness.bench.common import item_accuracy, meta_text, percent
-from harness.data import DataError
-from harness.metrics import ScoredItem
+from harness.bench.loaders import DataError
+from harness.types import ScoredItem
 from harness.types import Sample
 
 _KEY = re.compile(r"^([23])steps_(\d|multi)$")

@@ -1,6 +1,6 @@
 """Engines behind one small interface: turn prompts into token sequences, nothing more.
 
-Mode semantics (think tags, bans, budgets) live above this layer, in `harness.generate`, so every
+Mode semantics (think tags, bans, budgets) live above this layer, in `harness.engines.generate`, so every
 engine means the same thing by `nowait --budget 512 --budget-policy force`. An engine only has to
 honour: a per-request seed, a max token count, stop strings (kept in the output), a set of banned
 token ids, temperature and top-p.

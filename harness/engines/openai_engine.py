@@ -59,7 +59,7 @@ class OpenAIEngine:
             raise ValueError(f"server {server!r}: choose vllm or generic")
         self.local_server = None
         if base_url is None:
-            from harness.server import start_vllm_server
+            from harness.engines.server import start_vllm_server
 
             args = list(server_args or [])
             if dtype != "auto" and "--dtype" not in args:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.report.render import render
-from harness.report.rundir import Run
-from harness.report.stats import Accuracy, PairedDifference, avg_at_k, item_accuracy, paired_difference
+from harness.rundir import Run
+from harness.metrics.stats import Accuracy, PairedDifference, avg_at_k, item_accuracy, paired_difference
 from harness.report.tables import correctness, item_ids, subject_of
 
 COMPARED = "compared"

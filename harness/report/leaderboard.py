@@ -17,7 +17,7 @@ import yaml
 
 from harness.report.render import render
 from harness.report.report import group_key
-from harness.report.rundir import OTHER_GROUP, Run
+from harness.rundir import OTHER_GROUP, Run
 from harness.report.tables import benchmark_row
 
 FORMATS = ("md", "csv", "tex", "html")

@@ -18,7 +18,7 @@ import numpy as np
 from harness.report.drilldown import TEXT_BUDGET_CHARS, ThumbnailJob, build_drilldown
 from harness.report.plots import budget_curve, token_histogram
 from harness.report.render import render
-from harness.report.rundir import Run, RunDirError, load_items, load_run
+from harness.rundir import Run, RunDirError, load_items, load_run
 from harness.report.tables import BenchmarkRow, PhraseSplit, benchmark_rows, phrase_split, residual_keywords
 from harness.report.text import DEFAULT_HALLUCINATION_PHRASES
 

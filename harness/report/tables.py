@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.report.rundir import Run
-from harness.report.stats import Accuracy, avg_at_k
+from harness.rundir import Run
+from harness.metrics.stats import Accuracy, avg_at_k
 from harness.modes import KeywordRule, split_thinking, think_opened
 from harness.report.text import contains_any
 

@@ -1,12 +1,23 @@
-"""The `harness` command: one verb per module (`harness.cli_<verb>`), each adding its own subparser."""
+"""The `harness` command: an explicit table of verbs, one small module each (parsing and printing only)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-VERBS = ("run", "score", "report", "compare", "leaderboard", "nightly", "data", "sweep", "merge")
+from harness.cli import compare, data, leaderboard, merge, nightly, report, run, score, sweep
+
+VERBS = {
+    "run": run,
+    "score": score,
+    "report": report,
+    "compare": compare,
+    "leaderboard": leaderboard,
+    "nightly": nightly,
+    "data": data,
+    "sweep": sweep,
+    "merge": merge,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,13 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate reasoning vision-language models: slow thinking, NoThink, NoWait, token budgets.",
     )
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
-    for verb in VERBS:
-        try:
-            module = importlib.import_module(f"harness.cli_{verb}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"harness.cli_{verb}":
-                continue  # this verb is not part of this build
-            raise
+    for module in VERBS.values():
         module.add_parser(subparsers)
     return parser
 

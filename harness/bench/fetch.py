@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.benchmarks import BenchmarkSpec
+from harness.bench.spec import BenchmarkSpec
 
 CHUNK_BYTES = 1 << 20
 USER_AGENT = "harness-data-fetch"

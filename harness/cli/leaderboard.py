@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from harness.report.leaderboard import FORMATS, ReferenceFileError, build_leaderboard, load_reference, render_format
-from harness.report.rundir import RunDirError, load_run
+from harness.rundir import RunDirError, load_run
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.report.compare import compare_runs, to_html, to_markdown
 from harness.report.report import write_report
-from harness.report.rundir import RunDirError, load_run
+from harness.rundir import RunDirError, load_run
 
 RUN_FAILED = 3
 

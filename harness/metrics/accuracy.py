@@ -14,23 +14,6 @@ from typing import Any, Callable
 from harness.modes import KeywordRule
 
 
-@dataclass
-class ScoredItem:
-    """One item of one sample run, as a metric function sees it."""
-
-    id: str
-    sample_index: int
-    answer: str
-    answer_type: str
-    correct: bool | None
-    extracted: str | None = None
-    method: str = ""
-    format_ok: bool = True
-    subject: str = ""
-    choices: dict[str, str] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
@@ -46,7 +29,7 @@ METRICS: dict[str, Callable[[list[ScoredItem]], dict[str, Any]]] = {"accuracy": 
 def resolve_metric(name: str) -> Callable[[list[ScoredItem]], dict[str, Any]]:
     if name in METRICS:
         return METRICS[name]
-    from harness.benchmarks import load_object
+    from harness.bench.spec import load_object
 
     return load_object(name, f"metric {name!r}")
 
@@ -71,12 +54,12 @@ def _average_dicts(results: list[dict[str, Any]]) -> dict[str, Any]:
 def accuracy_block(rows: list[ScoredItem], samples: int) -> dict[str, Any]:
     """Avg@k over the k sample runs, their std, and an item-clustered 95% interval.
 
-    The formulas live in harness.report.stats so that summary.json, the report, `compare` and the
+    The formulas live in harness.metrics.stats so that summary.json, the report, `compare` and the
     leaderboard agree to the last digit.
     """
     import numpy as np
 
-    from harness.report.stats import avg_at_k
+    from harness.metrics.stats import avg_at_k
 
     ids = sorted({r.id for r in rows})
     position = {item_id: n for n, item_id in enumerate(ids)}

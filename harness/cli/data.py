@@ -1,7 +1,7 @@
 """`harness data list` and `harness data fetch NAME... [--data-dir DIR]`: see and obtain benchmark files.
 
 `list` shows every registered benchmark with its file, checksum and whether the file is in the data
-directory; `fetch` downloads and verifies (see harness.fetch), or says how to place a file by hand.
+directory; `fetch` downloads and verifies (see harness.bench.fetch), or says how to place a file by hand.
 The exit status is non-zero if any requested benchmark could not be made present and verified.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.benchmarks import BenchmarkError, get_spec, registry, resolve_data_dir
-from harness.fetch import FetchError, data_status, expected_checksum, fetch_benchmark
+from harness.bench.spec import BenchmarkError, get_spec, registry, resolve_data_dir
+from harness.bench.fetch import FetchError, data_status, expected_checksum, fetch_benchmark
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.report.drilldown import TEXT_BUDGET_CHARS
 from harness.report.report import write_report
-from harness.report.rundir import RunDirError
+from harness.rundir import RunDirError
 from harness.report.text import DEFAULT_HALLUCINATION_PHRASES
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from harness.benchmarks import BenchmarkError
+from harness.bench.spec import BenchmarkError
 from harness.config import ConfigError, build_config, load_yaml
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from harness.report.compare import compare_runs, to_html, to_markdown
-from harness.report.rundir import RunDirError, load_run
+from harness.rundir import RunDirError, load_run
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.benchmarks import BenchmarkError
+from harness.bench.spec import BenchmarkError
 from harness.config import ConfigError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from harness.cli_run import add_run_arguments
+    from harness.cli.run import add_run_arguments
 
     parser = subparsers.add_parser(
         "sweep", help="budgets × modes at about the cost of the largest budget",
@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from harness.cli_run import config_from_args
+    from harness.cli.run import config_from_args
     from harness.runner import RunError
     from harness.sweep import make_plan, run_sweep
 

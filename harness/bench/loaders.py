@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from PIL import Image, UnidentifiedImageError
 
-from harness.benchmarks import BenchmarkError, BenchmarkSpec, load_object
+from harness.bench.spec import BenchmarkError, BenchmarkSpec, load_object
 from harness.types import Sample, infer_answer_type
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -91,7 +91,7 @@ def _read_rows(spec: BenchmarkSpec, path: Path) -> list[dict[str, Any]]:
             raise DataError(f"{path}: cannot read parquet: {exc}") from exc
         return frame.to_dict("records")
     if fmt == "jsonl":
-        from harness.store import iter_json_objects
+        from harness.rundir import iter_json_objects
 
         return [row for _, row in iter_json_objects(path, DataError)]
     raise DataError(f"benchmark {spec.name!r}: no row reader for format {fmt!r}")

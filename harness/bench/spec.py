@@ -17,7 +17,7 @@ YAML keys (all but `name` and `source` optional):
       md5: 521afc0f...              # or sha256: ...; verified on fetch
       hf_dataset: MMMU/MMMU         # informational: the upstream dataset and split
       filter: {split: validation}   # keep rows whose column equals the value (or is in a list)
-      generator: harness.sample_bench:generate   # for format: builtin
+      generator: harness.bench.sample:generate   # for format: builtin
     columns:                        # Sample field -> column name
       id: index
       question: question
@@ -51,7 +51,7 @@ import yaml
 
 from harness.types import ANSWER_TYPES, Sample
 
-BENCHMARK_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARK_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 GROUPS = ("General", "Mathematics", "Logic", "Physics", "Other")
 SOURCE_FORMATS = ("tsv", "parquet", "jsonl", "builtin")
 

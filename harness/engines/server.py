@@ -6,7 +6,7 @@ packaging of vLLM), in its own process group so that closing it also ends its en
 It is started with `--trust-request-chat-template`, which the server engine needs to send image
 prompts through the chat endpoint with the harness's own template.
 
-    python -m harness.server --model DIR [--port P] [-- extra vLLM server arguments]
+    python -m harness.engines.server --model DIR [--port P] [-- extra vLLM server arguments]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def wait_for_health(server: LocalServer, timeout_s: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.engines.server", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int)

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.store import RunDir, StoreError, append_jsonl, read_json, read_jsonl, write_json_atomic
+from harness.rundir import RunDir, RunDirError, append_jsonl, read_json, read_jsonl, write_json_atomic
 
 
 class MergeError(ValueError):
@@ -72,8 +72,8 @@ def check_shards(paths: list[Path]) -> list[RunDir]:
 
 def merge_shards(paths: list[str | Path], out: str | Path) -> Path:
     """Write the merged run directory `out` (which must not hold a run yet) and score it."""
-    from harness.scoring import score_run
-    from harness.summary import write_summary
+    from harness.verify.scoring import score_run
+    from harness.metrics.summary import write_summary
 
     shards = check_shards([Path(p) for p in paths])
     target = RunDir(out)
@@ -138,7 +138,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         path = merge_shards(args.shards, args.out)
-    except (MergeError, StoreError) as exc:
+    except (MergeError, RunDirError) as exc:
         print(f"harness merge: error: {exc}", file=sys.stderr)
         return 2
     print(f"merged {len(args.shards)} shards into {path}", file=sys.stderr)

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.store import iter_json_objects
+from harness.rundir import iter_json_objects
 from harness.types import ANSWER_TYPES, Verdict
 
 THINKING_CHOICES = ("auto", "yes", "no")
@@ -159,9 +159,9 @@ def score_predictions(args: argparse.Namespace) -> list[Verdict]:
 
 
 def score_run_dir(args: argparse.Namespace) -> list[Verdict]:
-    from harness.scoring import score_run
-    from harness.store import RunDir
-    from harness.summary import write_summary
+    from harness.verify.scoring import score_run
+    from harness.rundir import RunDir
+    from harness.metrics.summary import write_summary
 
     run_dir = RunDir(args.path)
     for needed in (run_dir.manifest_path, run_dir.items_path, run_dir.generations_path):
@@ -174,7 +174,7 @@ def score_run_dir(args: argparse.Namespace) -> list[Verdict]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from harness.verify.summary import format_summary, summarize_verdicts
+    from harness.metrics.verdicts import format_summary, summarize_verdicts
 
     try:
         if Path(args.path).is_dir():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.modes import think_opened
-from harness.store import RunDir, write_jsonl_atomic
+from harness.rundir import RunDir, write_jsonl_atomic
 from harness.types import Verdict
 
 
@@ -63,7 +63,7 @@ def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False, verifi
                      **verdicts[key].to_json()})
     write_jsonl_atomic(run_dir.scores_path, rows)
     if judge is not None:
-        from harness.store import write_json_atomic
+        from harness.rundir import write_json_atomic
 
         manifest["judge"] = {**manifest.get("judge", {}), **judge_manifest}
         write_json_atomic(run_dir.manifest_path, manifest)

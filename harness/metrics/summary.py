@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.metrics import ScoredItem, summarize_benchmark
-from harness.store import RunDir, read_json, write_json_atomic
+from harness.metrics.accuracy import summarize_benchmark
+from harness.types import ScoredItem
+from harness.rundir import RunDir, read_json, write_json_atomic
 from harness.types import Verdict
-from harness.verify.summary import summarize_verdicts
+from harness.metrics.verdicts import summarize_verdicts
 
 
 def build_summary(run_dir: RunDir) -> dict[str, Any]:
