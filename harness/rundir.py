@@ -10,6 +10,8 @@ last line (a run killed mid-write) is the work a kill interrupted, not finished 
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import tempfile
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from harness.types import Generation, Verdict
+from harness.types import Generation, Sample, Verdict
 
 OTHER_GROUP = "Other"
 Key = tuple[str, str, int]  # (benchmark, item id, sample index)
@@ -145,6 +147,26 @@ def read_json(path: Path) -> Any:
         raise RunDirError(f"{path}: not UTF-8 ({error.reason})") from None
 
 
+THUMBNAIL_SIDE = 128
+
+
+def thumbnail(image: Any, size: int = THUMBNAIL_SIDE) -> str:
+    """A small base64 JPEG of an item's image for items.jsonl (the report shows it; the model saw the original)."""
+    copy = image.copy()
+    copy.thumbnail((size, size))
+    buffer = io.BytesIO()
+    copy.convert("RGB").save(buffer, format="JPEG", quality=70)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def item_row(benchmark: str, sample: Sample, prompt: str) -> dict[str, Any]:
+    """One line of items.jsonl: the item as the model saw it."""
+    return {"benchmark": benchmark, "id": sample.id, "question": sample.question, "choices": sample.choices,
+            "answer": sample.answer, "answer_type": sample.answer_type, "subject": sample.subject,
+            "meta": sample.meta, "prompt": prompt, "error": sample.error,
+            "thumbnails": [thumbnail(image) for image in sample.images]}
+
+
 class RunDir:
     """Paths and readers for one run directory."""
 
@@ -200,6 +222,9 @@ class Item:
     answer: str = ""
     answer_type: str = ""
     subject: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    prompt: str = ""
+    error: str | None = None  # the item could not be used (e.g. a corrupt image)
     thumbnails: list[str] = field(default_factory=list)  # base64 JPEG (or data: URLs)
 
 
@@ -362,6 +387,9 @@ def load_items(path: Path) -> dict[tuple[str, str], Item]:
             answer=str(obj.get("answer") if obj.get("answer") is not None else ""),
             answer_type=str(_optional(obj, "answer_type", str, where, "")),
             subject=str(obj.get("subject") or meta.get("subject") or ""),
+            meta=meta,
+            prompt=str(_optional(obj, "prompt", str, where, "")),
+            error=None if obj.get("error") is None else str(obj["error"]),
             thumbnails=thumbnails,
         )
     return items

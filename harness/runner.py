@@ -8,9 +8,7 @@ run directory made with different settings is refused by name rather than silent
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import json
 import subprocess
 import sys
@@ -28,7 +26,7 @@ from harness.bench.loaders import fingerprint_samples, load_samples
 from harness.engines.generate import GenerationSettings, Job, error_generation, generate, phases, sample_seed
 from harness.modes import BanSet, build_ban_set, resolve_keywords, think_opened
 from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, detect_family
-from harness.rundir import RunDir, append_jsonl, write_json_atomic
+from harness.rundir import RunDir, append_jsonl, item_row, write_json_atomic
 from harness.types import Sample
 
 
@@ -131,14 +129,6 @@ def _git_sha() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() or None
-
-
-def thumbnail(image: Any, size: int = 128) -> str:
-    copy = image.copy()
-    copy.thumbnail((size, size))
-    buffer = io.BytesIO()
-    copy.convert("RGB").save(buffer, format="JPEG", quality=70)
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def check_comparable(run_dir: RunDir, manifest: dict[str, Any]) -> None:
@@ -314,12 +304,7 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
     for spec in prepared.specs:
         for sample in prepared.samples[spec.name]:
             if (spec.name, sample.id) not in known_items:
-                new_items.append({
-                    "benchmark": spec.name, "id": sample.id, "question": sample.question, "choices": sample.choices,
-                    "answer": sample.answer, "answer_type": sample.answer_type, "subject": sample.subject,
-                    "meta": sample.meta, "prompt": spec.render_prompt(sample), "error": sample.error,
-                    "thumbnails": [thumbnail(image) for image in sample.images],
-                })
+                new_items.append(item_row(spec.name, sample, spec.render_prompt(sample)))
     jobs, errored = make_jobs(setup, config, done=run_dir.generations())
     append_jsonl(run_dir.items_path, new_items)
     append_jsonl(run_dir.generations_path,
@@ -361,7 +346,7 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
     # An engine that shares or offloads work (a sweep's cache, a server) says what it really generated.
     usage = engine.take_usage() if hasattr(engine, "take_usage") else \
         {"engine_generated_tokens": generated_tokens, "engine_prompt_tokens": prompt_tokens}
-    summary = write_summary(run_dir, throughput_update={
+    summary = write_summary(run_dir.path, throughput_update={
         "engine": config.engine, "prompt_tokens": prompt_tokens, "generated_tokens": generated_tokens, **timings,
         **usage,
     })

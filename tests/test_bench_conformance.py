@@ -12,7 +12,7 @@ import os
 import pytest
 
 from bench_fixtures import image_struct, mcq_row, png_base64, write_parquet, write_tsv
-from bench_scoring import boxed, run
+from bench_scoring import boxed, run, subjects
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -30,7 +30,7 @@ def test_mmmu_val_keeps_validation_rows_and_scores_per_subject(tmp_path):
         {"index": 3, "question": "Compare <image 1> and <image 2>: what is the ratio?", "answer": "12.5",
          "image": two_images, "split": "validation", "category": "Math"},
     ])
-    _, samples, prompts, _, metrics = run("mmmu_val", tmp_path, {"2": boxed("B"), "3": boxed("13")})
+    _, samples, prompts, figures, metrics = run("mmmu_val", tmp_path, {"2": boxed("B"), "3": boxed("13")})
 
     assert [s.id for s in samples] == ["2", "3"]
     assert [s.answer_type for s in samples] == ["mcq", "number"]
@@ -38,7 +38,7 @@ def test_mmmu_val_keeps_validation_rows_and_scores_per_subject(tmp_path):
     assert prompts["2"].startswith("Hint: Look at the arches.\nQuestion: Which \"style\" is shown in <image 1>?\nPick one.")
     assert "Options:\nA. Baroque\nB. Gothic\nC. Rococo\n" in prompts["2"]
     assert "Options" not in prompts["3"] and prompts["3"].endswith("\\boxed{}.")
-    assert metrics["by_subject"] == {"Art": approx(100.0), "Math": approx(0.0)}
+    assert subjects(figures) == {"Art": approx(100.0), "Math": approx(0.0)}
 
 
 def test_mmmu_pro_standard_offers_ten_options(tmp_path):
@@ -47,23 +47,23 @@ def test_mmmu_pro_standard_offers_ten_options(tmp_path):
         mcq_row(10, "Which applies?", options, "J", category="Physics"),
         mcq_row(11, "Which else?", options, "C", category="History"),
     ])
-    _, samples, prompts, _, metrics = run("mmmu_pro_standard", tmp_path, {"10": boxed("J"), "11": boxed("D")})
+    _, samples, prompts, figures, metrics = run("mmmu_pro_standard", tmp_path, {"10": boxed("J"), "11": boxed("D")})
 
     assert list(samples[0].choices) == list("ABCDEFGHIJ")
     assert "J. option 9" in prompts["10"] and "\\boxed{}" in prompts["10"]
-    assert metrics["by_subject"] == {"History": approx(0.0), "Physics": approx(100.0)}
+    assert subjects(figures) == {"History": approx(0.0), "Physics": approx(100.0)}
 
 
 def test_mmmu_pro_vision_shows_only_the_screenshot_instruction(tmp_path):
     write_tsv(tmp_path / "MMMU_Pro_V.tsv", [
         mcq_row(20, "placeholder", ["red", "green", "blue", "cyan"], "C", category="Art"),
     ])
-    _, samples, prompts, _, metrics = run("mmmu_pro_vision", tmp_path, {"20": boxed("C")})
+    _, samples, prompts, figures, metrics = run("mmmu_pro_vision", tmp_path, {"20": boxed("C")})
 
     assert prompts["20"].startswith("Answer the following multiple-choice question in the image.")
     assert "green" not in prompts["20"] and "placeholder" not in prompts["20"]
     assert samples[0].choices["C"] == "blue"
-    assert metrics["by_subject"] == {"Art": approx(100.0)}
+    assert subjects(figures) == {"Art": approx(100.0)}
 
 
 def test_emma_mini_formats_context_options_and_open_questions(tmp_path):
@@ -73,13 +73,13 @@ def test_emma_mini_formats_context_options_and_open_questions(tmp_path):
         {"index": 31, "question": "How many cubes are hidden?", "answer": "4", "type": "Open",
          "image": png_base64(31), "category": "Math"},
     ])
-    _, samples, prompts, _, metrics = run("emma_mini", tmp_path, {"30": boxed("B"), "31": boxed("4")})
+    _, samples, prompts, figures, metrics = run("emma_mini", tmp_path, {"30": boxed("B"), "31": boxed("4")})
 
     assert [s.answer_type for s in samples] == ["mcq", "number"]
     assert prompts["30"].startswith("Consider the molecules shown.\n\nWhich molecule is chiral?")
     assert "A: CH4\nB: CHFClBr" in prompts["30"] and "step by step" in prompts["30"]
     assert "single word or phrase" in prompts["31"]
-    assert metrics["by_subject"] == {"Chemistry": approx(100.0), "Math": approx(100.0)}
+    assert subjects(figures) == {"Chemistry": approx(100.0), "Math": approx(100.0)}
 
 
 def test_mmk12_reads_hugging_face_parquet_with_image_structs(tmp_path):
@@ -89,11 +89,11 @@ def test_mmk12_reads_hugging_face_parquet_with_image_structs(tmp_path):
         {"id": "bio_1", "subject": "biology", "image": image_struct(41),
          "question": "Which organelle?\nA. nucleus\nB. ribosome", "answer": "A"},
     ])
-    _, samples, prompts, _, metrics = run("mmk12", tmp_path, {"math_1": boxed("C"), "bio_1": boxed("B")})
+    _, samples, prompts, figures, metrics = run("mmk12", tmp_path, {"math_1": boxed("C"), "bio_1": boxed("B")})
 
     assert [len(s.images) for s in samples] == [1, 1] and samples[0].images[0].size == (24, 24)
     assert prompts["math_1"].startswith("What is x?\nA. 1") and "\\boxed{}" in prompts["math_1"]
-    assert metrics["by_subject"] == {"biology": approx(0.0), "math": approx(100.0)}
+    assert subjects(figures) == {"biology": approx(0.0), "math": approx(100.0)}
 
 
 def test_mmstar_reports_core_and_fine_grained_capabilities(tmp_path):
@@ -103,10 +103,10 @@ def test_mmstar_reports_core_and_fine_grained_capabilities(tmp_path):
         mcq_row(51, "How many birds?", ["1", "2", "3", "4"], "B",
                 category="fine-grained perception", l2_category="object counting", bench="MMBench"),
     ])
-    _, _, prompts, _, metrics = run("mmstar", tmp_path, {"50": boxed("D"), "51": boxed("C")})
+    _, _, prompts, figures, metrics = run("mmstar", tmp_path, {"50": boxed("D"), "51": boxed("C")})
 
     assert "Options:\nA. a cup\nB. a pen\nC. a phone\nD. a book\n" in prompts["50"]
-    assert metrics["by_subject"] == {"coarse perception": approx(100.0), "fine-grained perception": approx(0.0)}
+    assert subjects(figures) == {"coarse perception": approx(100.0), "fine-grained perception": approx(0.0)}
     assert metrics["by_l2_category"] == {"image scene and topic": approx(100.0), "object counting": approx(0.0)}
 
 
@@ -128,7 +128,7 @@ def test_mmbench_circular_group_fails_when_one_rotation_fails(tmp_path):
     write_tsv(tmp_path / "MMBench_DEV_EN_V11.tsv", rows)
     responses = {"1": boxed("A"), "1000001": boxed("D"), "2000001": boxed("A"), "3000001": boxed("B"),
                  "2": boxed("B"), "1000002": boxed("A")}
-    _, samples, prompts, _, metrics = run("mmbench_en_v11", tmp_path, responses)
+    _, samples, prompts, figures, metrics = run("mmbench_en_v11", tmp_path, responses)
 
     by_id = {s.id: s for s in samples}
     assert by_id["2000001"].meta["circular_group"] == 1 and by_id["2000001"].meta["rotation"] == 2
@@ -158,7 +158,7 @@ def test_hallusionbench_figure_pair_half_right(tmp_path):
     responses = {"VD_figure_0_1_0_0": boxed("Yes"), "VD_figure_0_1_1_0": boxed("Yes"),
                  "VD_figure_0_1_0_1": boxed("Yes"), "VD_figure_0_1_1_1": boxed("yes"),
                  "VS_chart_0_2_0_0": boxed("No")}
-    _, samples, prompts, _, metrics = run("hallusionbench", tmp_path, responses)
+    _, samples, prompts, figures, metrics = run("hallusionbench", tmp_path, responses)
 
     assert samples[1].meta | {"set_id": "1", "figure_id": "1", "question_id": "0"} == samples[1].meta
     assert "Please answer yes or no" in prompts["VS_chart_0_2_0_0"]
@@ -183,7 +183,7 @@ def test_mathvista_maps_option_text_to_letters_and_tables_tasks_and_skills(tmp_p
          "answer_type": "integer", "precision": "", "task": "math word problem",
          "skills": "['arithmetic reasoning']"},
     ])
-    _, samples, prompts, _, metrics = run("mathvista_testmini", tmp_path, {"1": boxed("B"), "2": boxed("15")})
+    _, samples, prompts, figures, metrics = run("mathvista_testmini", tmp_path, {"1": boxed("B"), "2": boxed("15")})
 
     assert (samples[0].answer, samples[0].answer_type, samples[0].choices["B"]) == ("B", "mcq", "8/11")
     assert (samples[1].answer, samples[1].answer_type) == ("14", "number")
@@ -202,7 +202,7 @@ def test_mathverse_vision_only_reads_literal_metadata(tmp_path):
          "problem_version": "Vision Only",
          "metadata": "{'split': 'testmini', 'source': 'Geometry3K', 'subject': 'Plane Geometry', 'subfield': 'Area'}"},
     ])
-    _, samples, prompts, _, metrics = run("mathverse_vision_only", tmp_path, {"1": boxed("B"), "2": boxed("6")})
+    _, samples, prompts, figures, metrics = run("mathverse_vision_only", tmp_path, {"1": boxed("B"), "2": boxed("6")})
 
     assert [s.answer_type for s in samples] == ["mcq", "number"]
     assert samples[0].subject == "Length" and "metadata" not in samples[0].meta
@@ -218,11 +218,11 @@ def test_mathvision_lists_options_only_for_choice_problems(tmp_path):
         {"index": 2, "image": png_base64(91), "question": "How many triangles are there?",
          "choices": "[]", "answer": "7", "category": "counting", "level": "1"},
     ])
-    _, samples, prompts, _, metrics = run("mathvision", tmp_path, {"1": boxed("C"), "2": boxed("8")})
+    _, samples, prompts, figures, metrics = run("mathvision", tmp_path, {"1": boxed("C"), "2": boxed("8")})
 
     assert [s.answer_type for s in samples] == ["mcq", "number"]
     assert "(E) 5" in prompts["1"] and "Options" not in prompts["2"]
-    assert metrics["by_subject"] == {"counting": approx(0.0), "solid geometry": approx(100.0)}
+    assert subjects(figures) == {"counting": approx(0.0), "solid geometry": approx(100.0)}
     assert metrics["by_level"] == {"1": approx(0.0), "2": approx(100.0)}
 
 
@@ -244,7 +244,7 @@ def test_wemath_strict_and_loose_scores_follow_the_four_dimensions(tmp_path):
         "300": wrong, "301": wrong, "302": right,                 # p3: all steps wrong, composite right
         "400": right, "401": right, "402": right,                 # p4: complete mastery
     }
-    _, samples, prompts, _, metrics = run("wemath", tmp_path, responses)
+    _, samples, prompts, figures, metrics = run("wemath", tmp_path, responses)
 
     assert samples[0].meta["key"] == "2steps_1" and samples[0].meta["ID"] == "p1"
     assert prompts["100"].startswith("Question: Problem p1 part 2steps_1\nOptions:\nA. 1\n")
@@ -264,10 +264,10 @@ def test_visulogic_uses_its_own_answer_format(tmp_path):
         {"index": "q2", "image": png_base64(111), "question": "Which shape is rotated?", "answer": "D",
          "category": "Spatial Reasoning"},
     ])
-    _, _, prompts, _, metrics = run("visulogic", tmp_path, {"q1": boxed("A"), "q2": boxed("D")})
+    _, _, prompts, figures, metrics = run("visulogic", tmp_path, {"q1": boxed("A"), "q2": boxed("D")})
 
     assert prompts["q1"].endswith("Answer: \\boxed{$LETTER}")
-    assert metrics["by_subject"] == {"Quantitative Reasoning": approx(100.0), "Spatial Reasoning": approx(100.0)}
+    assert subjects(figures) == {"Quantitative Reasoning": approx(100.0), "Spatial Reasoning": approx(100.0)}
 
 
 def test_logicvista_accepts_answers_that_select_several_options(tmp_path):
@@ -277,7 +277,7 @@ def test_logicvista_accepts_answers_that_select_several_options(tmp_path):
         {"index": 2, "image": png_base64(121), "question": "Which statements are true? A, B, C or D",
          "answer": "C, A", "skill": "deductive", "category": "diagram"},
     ])
-    _, samples, _, _, metrics = run("logicvista", tmp_path, {"1": boxed("B"), "2": boxed("AC")})
+    _, samples, _, figures, metrics = run("logicvista", tmp_path, {"1": boxed("B"), "2": boxed("AC")})
 
     assert [(s.answer, s.answer_type) for s in samples] == [("A", "mcq"), ("AC", "text")]
     assert metrics["by_skill"] == {"deductive": approx(100.0), "inductive": approx(0.0), "spatial": approx(0.0)}
@@ -296,7 +296,7 @@ def test_mme_reasoning_separates_function_scored_puzzles(tmp_path):
          "reasoning_type": "Deductive", "capability": "planning", "difficulty": "hard"},
     ])
     responses = {"1": boxed("B"), "2": boxed("12"), "3": boxed("[[2, 1], [4, 3]]")}
-    _, samples, _, _, metrics = run("mme_reasoning", tmp_path, responses)
+    _, samples, _, figures, metrics = run("mme_reasoning", tmp_path, responses)
 
     assert len(samples[0].images) == 2 and samples[0].answer == "B"
     assert [s.meta["rule_scorable"] for s in samples] == [True, True, False]
@@ -311,10 +311,10 @@ def test_phyx_text_minimal_multiple_choice(tmp_path):
         {"index": 2, "image": png_base64(141), "answer": "D", "category": "Mechanics",
          "question": "What is the tension?\nA: 1 N\nB: 2 N\nC: 3 N\nD: 4 N"},
     ])
-    _, _, prompts, _, metrics = run("phyx_mc_text_minimal", tmp_path, {"1": boxed("A"), "2": boxed("C")})
+    _, _, prompts, figures, metrics = run("phyx_mc_text_minimal", tmp_path, {"1": boxed("A"), "2": boxed("C")})
 
     assert prompts["1"].startswith("What is the focal length?\nA: 10 cm")
-    assert metrics["by_subject"] == {"Mechanics": approx(0.0), "Optics": approx(100.0)}
+    assert subjects(figures) == {"Mechanics": approx(0.0), "Optics": approx(100.0)}
 
 
 def test_seephys_asks_for_significant_figures_when_given(tmp_path):
@@ -324,7 +324,7 @@ def test_seephys_asks_for_significant_figures_when_given(tmp_path):
         {"index": 2, "image": png_base64(151), "question": "How many field lines cross the loop?", "answer": "4",
          "sig_figs": "", "language": "English", "level": "Middle School", "subject": "Electromagnetism"},
     ])
-    _, _, prompts, _, metrics = run("seephys", tmp_path, {"1": boxed("9.81"), "2": boxed("5")})
+    _, _, prompts, figures, metrics = run("seephys", tmp_path, {"1": boxed("9.81"), "2": boxed("5")})
 
     assert "retain 3 significant figures" in prompts["1"]
     assert "significant" not in prompts["2"]

@@ -66,11 +66,6 @@ def meta_text(row: ScoredItem | Sample, name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def accuracy_by_subject(rows: list[ScoredItem]) -> dict:
-    """Accuracy per `Sample.subject` (the benchmark's own category column)."""
-    return {"by_subject": accuracy_table(rows, lambda row: row.subject or None)}
-
-
 def accuracy_by_l2_category(rows: list[ScoredItem]) -> dict:
     """Accuracy per second-level category (`l2-category` in MMBench files, `l2_category` in MMStar)."""
     return {"by_l2_category": accuracy_table(

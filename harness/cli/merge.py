@@ -122,7 +122,7 @@ def merge_shards(paths: list[str | Path], out: str | Path) -> Path:
     # Shards run side by side: the merged run took as long as its slowest shard.
     walls = [read_json(s.summary_path).get("throughput", {}).get("wall_s", 0) for s in shards if s.summary_path.exists()]
     throughput["slowest_shard_wall_s"] = max(walls) if walls else 0
-    write_summary(target, throughput_update=throughput)
+    write_summary(target.path, throughput_update=throughput)
     return target.path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.report.drilldown import TEXT_BUDGET_CHARS
 from harness.report.report import write_report
 from harness.rundir import RunDirError
-from harness.report.text import DEFAULT_HALLUCINATION_PHRASES
+from harness.metrics.figures import DEFAULT_HALLUCINATION_PHRASES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

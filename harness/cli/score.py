@@ -169,12 +169,13 @@ def score_run_dir(args: argparse.Namespace) -> list[Verdict]:
             raise InputError(f"{args.path}: not a run directory ({needed.name} is missing)")
     judge = judge_config(args, str(run_dir.path / "judge_cache"))
     rows = score_run(run_dir, judge=judge, progress=True)
-    write_summary(run_dir)
+    write_summary(run_dir.path)
     return [Verdict.from_json(row) for row in rows if row.get("method") != "error"]
 
 
 def main(args: argparse.Namespace) -> int:
-    from harness.metrics.verdicts import format_summary, summarize_verdicts
+    from harness.metrics.figures import verdict_summary
+    from harness.metrics.summary import format_verdicts
 
     try:
         if Path(args.path).is_dir():
@@ -186,7 +187,7 @@ def main(args: argparse.Namespace) -> int:
     except (InputError, ValueError, OSError) as error:
         print(f"harness score: {error}", file=sys.stderr)
         return 2
-    print(format_summary(summarize_verdicts(verdicts)), file=sys.stderr)
+    print(format_verdicts(verdict_summary(verdicts)), file=sys.stderr)
     return 0
 
 

@@ -34,7 +34,9 @@ def avg_at_k(matrix: np.ndarray) -> Accuracy:
     The interval treats items as clusters: each item's mean over its decided samples is one
     observation, so it reflects both which items were drawn and how noisy the sampling was.
     """
-    matrix = np.asarray(matrix, dtype=float).reshape(len(matrix), -1)
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim == 1:  # one sample per item
+        matrix = matrix.reshape(-1, 1)
     n_items = matrix.shape[0]
     decided = ~np.isnan(matrix)
     per_sample: list[float | None] = []

@@ -14,7 +14,7 @@ import numpy as np
 from harness.report.render import render
 from harness.rundir import Run
 from harness.metrics.stats import Accuracy, PairedDifference, avg_at_k, item_accuracy, paired_difference
-from harness.report.tables import correctness, item_ids, subject_of
+from harness.metrics.figures import correctness, item_ids, subject_of
 
 COMPARED = "compared"
 INCOMPARABLE = "incomparable"

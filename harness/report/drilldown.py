@@ -21,7 +21,7 @@ from typing import Any
 from PIL import Image
 
 from harness.rundir import Run
-from harness.report.tables import item_ids, subject_of
+from harness.metrics.figures import item_ids, subject_of
 from harness.modes import split_thinking, think_opened
 
 CHUNK_ROWS = 200

@@ -18,7 +18,7 @@ import yaml
 from harness.report.render import render
 from harness.report.report import group_key
 from harness.rundir import OTHER_GROUP, Run
-from harness.report.tables import benchmark_row
+from harness.metrics.figures import benchmark_figures
 
 FORMATS = ("md", "csv", "tex", "html")
 
@@ -132,7 +132,7 @@ def build_leaderboard(runs: list[Run], reference: Reference | None = None) -> Le
             if label in row.cells:
                 raise ValueError(f"{benchmark} for {label} appears in more than one run: "
                                  f"{', '.join(str(p) for p in column.runs)}; pass one run per benchmark and model")
-            row.cells[label] = Cell(benchmark_row(run, benchmark).accuracy.mean)
+            row.cells[label] = Cell(benchmark_figures(run, benchmark).accuracy.mean)
     all_columns = list(columns.values())
     if reference:
         for position, model in enumerate(reference.models):

@@ -9,7 +9,7 @@ and on which items (the drill-down).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,8 @@ import numpy as np
 from harness.report.drilldown import TEXT_BUDGET_CHARS, ThumbnailJob, build_drilldown
 from harness.report.plots import budget_curve, token_histogram
 from harness.report.render import render
+from harness.metrics.figures import DEFAULT_HALLUCINATION_PHRASES, Figures, PhraseSplit, phrase_split, run_figures
 from harness.rundir import Run, RunDirError, load_items, load_run
-from harness.report.tables import BenchmarkRow, PhraseSplit, benchmark_rows, phrase_split, residual_keywords
-from harness.report.text import DEFAULT_HALLUCINATION_PHRASES
 
 GROUP_ORDER = ("General", "Mathematics", "Logic", "Physics", "Other")
 
@@ -28,11 +27,14 @@ GROUP_ORDER = ("General", "Mathematics", "Logic", "Physics", "Other")
 @dataclass
 class RunView:
     run: Run
-    rows: list[BenchmarkRow]
+    rows: list[Figures]  # harness.metrics' figures: the numbers summary.json holds, by construction
     histograms: dict[str, str]
     phrase_splits: dict[str, PhraseSplit]
-    residuals: dict[str, dict[str, int]]
-    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def residuals(self) -> dict[str, dict[str, int]]:
+        """Residual banned keywords per benchmark, for runs whose manifest names a ban list."""
+        return {row.name: row.residual_keywords for row in self.rows if row.residual_keywords}
 
     @property
     def throughput(self) -> dict[str, Any]:
@@ -46,7 +48,7 @@ class ModeComparison:
     model: str
     benchmark: str
     title: str
-    rows: list[tuple[Run, BenchmarkRow]]
+    rows: list[tuple[Run, Figures]]
     curve: str | None
 
 
@@ -55,8 +57,7 @@ def group_key(group: str) -> tuple[int, str]:
 
 
 def _run_view(run: Run, phrases: list[str]) -> RunView:
-    rows = benchmark_rows(run)
-    rows.sort(key=lambda row: group_key(row.group))
+    rows = sorted(run_figures(run), key=lambda row: group_key(row.group))
     histograms = {}
     for row in rows:
         generations = [g for key, g in run.generations.items() if key[0] == row.name and g.error is None]
@@ -65,21 +66,11 @@ def _run_view(run: Run, phrases: list[str]) -> RunView:
                 np.fromiter((g.think_tokens for g in generations), dtype=float, count=len(generations)),
                 np.fromiter((g.answer_tokens for g in generations), dtype=float, count=len(generations)),
                 row.title)
-    warnings = []
-    for row in rows:
-        mean = row.accuracy.mean
-        if row.summary_accuracy is not None and mean is not None and abs(row.summary_accuracy - mean) > 0.05:
-            warnings.append(f"{row.name}: summary.json says {row.summary_accuracy:.2f}% but scores.jsonl "
-                            f"gives {mean:.2f}%; the tables use scores.jsonl.")
-    if run.summary is None:
-        warnings.append("summary.json is missing (the run may not have finished); numbers come from scores.jsonl.")
     return RunView(
         run=run,
         rows=rows,
         histograms=histograms,
         phrase_splits={row.name: phrase_split(run, row.name, phrases) for row in rows} if run.generations else {},
-        residuals={row.name: residual_keywords(run, row.name) for row in rows},
-        warnings=warnings,
     )
 
 

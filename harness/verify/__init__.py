@@ -8,7 +8,6 @@ The public surface the runner, `harness score` and the trainer use:
 
 from harness.verify.items import JUDGE_POLICIES, JudgeConfig, VerifyItem
 from harness.verify.reward import accuracy_reward, format_reward, reward, rewards
-from harness.metrics.verdicts import summarize_verdicts
 from harness.verify.verifier import Verifier, verify_rules
 
 __all__ = [
@@ -20,6 +19,5 @@ __all__ = [
     "format_reward",
     "reward",
     "rewards",
-    "summarize_verdicts",
     "verify_rules",
 ]
