@@ -21,7 +21,7 @@ from train.checkpoint import list_checkpoints
 from train.config import load_config
 from train.grpo import GRPOTrainer, TrainingDiverged
 from train.metrics import read_metrics
-from train.reward import RewardResult
+from harness.verify import RewardRecord
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -46,7 +46,7 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 def varied_reward(items, responses):
     """A reward that differs between responses of one group (by text length), so advantages are non-zero."""
-    return [RewardResult(float(len(r) % 3) / 2, 0.0, 1.0) for r in responses]
+    return [RewardRecord(float(len(r) % 3) / 2, 0.0, True) for r in responses]
 
 
 def test_checkpoint_is_a_plain_hf_model_directory(model_dir, tmp_path):
@@ -97,7 +97,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(model_dir, tm
     good = trainer.save()
     before = {k: v.clone() for k, v in trainer.policy.model.state_dict().items()}
     # a broken reward (NaN) makes the advantages, and so the loss, NaN
-    trainer.reward_fn = lambda items, responses: [RewardResult(float("nan"), 0.0, 0.0) for _ in responses]
+    trainer.reward_fn = lambda items, responses: [RewardRecord(float("nan"), 0.0, False) for _ in responses]
     with pytest.raises(TrainingDiverged, match=r"step 2: loss is nan; stopped, last good checkpoint: .*step-000001"):
         trainer.train()
     assert list_checkpoints(tmp_path / "run") == [good]
@@ -151,7 +151,7 @@ def constant_for_even_prompts(items, responses):
     results = []
     for item, response in zip(items, responses):
         value = 0.5 if int(item.answer) % 2 == 0 else float(len(response) % 2)
-        results.append(RewardResult(value, value, 1.0))
+        results.append(RewardRecord(value, value, True))
     return results
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from harness.verify import RewardRecord
 from train.checkpoint import load_resume_state, load_weights, restore_training_state, save_checkpoint, write_json_atomic
 from train.config import TrainConfig, config_to_dict
 from train.data import EncodedPrompt, TrainItem, encode_prompt, load_items, prompt_builder
@@ -36,7 +37,7 @@ from train.freeze import apply_freeze, trainable_parameters
 from train.loss import grpo_loss, group_advantages
 from train.metrics import MetricsLogger, StepTimer
 from train.policy import Policy, SequenceBatch, build_sequence_batch, load_policy, score_sequences
-from train.reward import RewardFunction, RewardResult, harness_reward
+from train.reward import RewardFunction, harness_reward
 from train.rollout import Completion, HFRolloutEngine, RolloutEngine, SamplingSettings
 
 
@@ -50,7 +51,7 @@ class Rollout:
 
     prompt_index: int  # into RolloutBatch.prompts
     completion: Completion
-    reward: RewardResult
+    reward: RewardRecord
     advantage: float = 0.0
 
 
@@ -358,7 +359,11 @@ class GRPOTrainer:
                 "reward_std": math.sqrt(sum((r.reward - sum(x.reward for x in rewards) / len(rewards)) ** 2
                                             for r in rewards) / len(rewards)),
                 "accuracy": statistics.mean(r.accuracy for r in rewards),
-                "format_rate": statistics.mean(r.format_ok for r in rewards),
+                "format_rate": statistics.mean(float(r.format_ok) for r in rewards),
+                # undecided verdicts (a verification timeout, a judge error) earn no accuracy: shown apart
+                # so that a verifier that cannot keep up is not mistaken for a policy that got worse
+                "undecided_fraction": statistics.mean(r.verdict is not None and r.verdict.correct is None
+                                                      for r in rewards),
                 "response_length": statistics.mean(lengths),
                 "truncated_fraction": statistics.mean(r.completion.finish_reason == "length" for r in batch.rollouts),
             })

@@ -2,22 +2,42 @@
 
 R = eps * R_acc + (1 - eps) * R_format with eps = 0.8. R_format is 1 when the response follows
 the template (`reasoning</think>answer` when thinking; no think tags and a non-empty answer when
-not). R_acc is 1 only when the verifier says correct: an undecided item earns nothing, so a
-policy cannot learn to provoke timeouts.
+not), judged by the one think/answer split. R_acc is 1 only when the verifier says correct: an
+undecided item earns nothing, so a policy cannot learn to provoke timeouts.
+
+Each response gets a `RewardRecord` that keeps the verifier's verdict beside the two terms, so a
+trainer logs accuracy and format rates (and undecided verdicts) from what was decided rather than
+working them back out of the total.
 """
 
 from __future__ import annotations
 
 import atexit
 import threading
+from dataclasses import dataclass
 
 from harness.modes import split_thinking
+from harness.types import Verdict
 from harness.verify.items import VerifyItem
 from harness.verify.verifier import Verifier
 
 EPS = 0.8
 _default: Verifier | None = None
 _default_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RewardRecord:
+    """One response's reward and the decisions it is made of.
+
+    `verdict` is None only for rewards that a caller computes without the verifier (a custom
+    reward function handed to the trainer); every record from `rewards` carries one.
+    """
+
+    reward: float  # eps * accuracy + (1 - eps) * format_ok
+    accuracy: float  # 1.0 only when verdict.correct is True; wrong and undecided earn 0.0
+    format_ok: bool
+    verdict: Verdict | None = None
 
 
 def _default_verifier() -> Verifier:
@@ -30,30 +50,20 @@ def _default_verifier() -> Verifier:
         return _default
 
 
-def format_reward(response: str, thinking: bool = True) -> float:
-    return 1.0 if split_thinking(response, thinking).format_ok else 0.0
-
-
-def accuracy_reward(item: VerifyItem, verifier: Verifier | None = None) -> float:
-    verdict = (verifier or _default_verifier()).score([item])[0]
-    return 1.0 if verdict.correct is True else 0.0
-
-
-def _check_eps(eps: float) -> None:
+def rewards(items: list[VerifyItem], eps: float = EPS, verifier: Verifier | None = None) -> list[RewardRecord]:
+    """One record per item, from one verifier call for the whole batch (symbolic checks run in parallel)."""
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"reward eps must lie in [0, 1], got {eps}")
-
-
-def reward(item: VerifyItem, eps: float = EPS, verifier: Verifier | None = None) -> float:
-    _check_eps(eps)
-    return eps * accuracy_reward(item, verifier) + (1.0 - eps) * format_reward(item.response, item.thinking)
-
-
-def rewards(items: list[VerifyItem], eps: float = EPS, verifier: Verifier | None = None) -> list[float]:
-    """`reward` for a whole rollout batch in one verifier call (symbolic checks run in parallel)."""
-    _check_eps(eps)
     verdicts = (verifier or _default_verifier()).score(items)
-    return [
-        eps * (1.0 if v.correct is True else 0.0) + (1.0 - eps) * format_reward(it.response, it.thinking)
-        for it, v in zip(items, verdicts)
-    ]
+    records = []
+    for item, verdict in zip(items, verdicts):
+        accuracy = 1.0 if verdict.correct is True else 0.0
+        format_ok = split_thinking(item.response, item.thinking).format_ok
+        records.append(RewardRecord(reward=eps * accuracy + (1.0 - eps) * float(format_ok), accuracy=accuracy,
+                                    format_ok=format_ok, verdict=verdict))
+    return records
+
+
+def reward(item: VerifyItem, eps: float = EPS, verifier: Verifier | None = None) -> RewardRecord:
+    """`rewards` for a single item."""
+    return rewards([item], eps, verifier)[0]
