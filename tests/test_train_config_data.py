@@ -119,3 +119,39 @@ def test_the_command_line_reports_a_bad_override_and_exits_2(capsys):
 
     assert main(["grpo", "--config", str(CONFIGS / "cpu_demo_grpo.yaml"), "loss.clip_hgh=0.3"]) == 2
     assert "unknown setting(s) ['clip_hgh']" in capsys.readouterr().err
+
+
+# golds without an answer_type and right answers whose credit depends on the type the item gets
+UNTYPED_ROWS = [("\\frac{1}{2}", "r</think>\\boxed{0.5}"), ("1,000", "r</think>\\boxed{1000}"),
+                ("12%", "r</think>\\boxed{12}"), ("(C)", "r</think>The answer is C."),
+                ("Paris", "r</think>\\boxed{paris}")]
+
+
+def test_a_row_without_answer_type_is_typed_and_scored_as_harness_score_does(tmp_path):
+    import subprocess
+    import sys
+
+    from harness.types import infer_answer_type
+    from train.reward import harness_reward
+
+    rows = [{"id": f"u{i}", "question": "q", "answer": answer} for i, (answer, _) in enumerate(UNTYPED_ROWS)]
+    items = read_jsonl(write(tmp_path / "train.jsonl", [json.dumps(row) for row in rows]))
+    assert [item.answer_type for item in items] == [infer_answer_type(answer, {}) for answer, _ in UNTYPED_ROWS]
+    responses = [response for _, response in UNTYPED_ROWS]
+    trained = [record.accuracy for record in harness_reward()(items, responses)]
+
+    predictions = write(tmp_path / "pred.jsonl", [json.dumps({**row, "response": response, "thinking": True})
+                                                   for row, response in zip(rows, responses)])
+    scored_path = tmp_path / "scored.jsonl"
+    result = subprocess.run([sys.executable, "-m", "harness", "score", str(predictions), "-o", str(scored_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    scored = [json.loads(line) for line in scored_path.read_text().splitlines()]
+    assert trained == [1.0 if row["correct"] is True else 0.0 for row in scored]
+    # the typing matters here: as plain text most of these right answers would earn nothing
+    assert trained.count(1.0) >= 4
+
+
+def test_an_untyped_row_with_choices_is_a_multiple_choice_item(tmp_path):
+    path = write(tmp_path / "data.jsonl", [json.dumps({"question": "q", "answer": "y", "choices": ["x", "y"]})])
+    assert read_jsonl(path)[0].answer_type == "mcq"

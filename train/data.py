@@ -17,24 +17,35 @@ from urllib.parse import parse_qs
 
 import torch
 
-from harness.types import ANSWER_TYPES
+from harness.types import ANSWER_TYPES, infer_answer_type
+from harness.verify.items import normalize_choices
+from train.errors import SetupError
 
 
 @dataclass
 class TrainItem:
-    """One prompt with its reference answer; `response` is the SFT target (None for RL prompts)."""
+    """One prompt with its reference answer; `response` is the SFT target (None for RL prompts).
+
+    An item given without `answer_type` gets the harness's one inference (`infer_answer_type` over the
+    lettered choices, as the verifier calls it), so a trained item is scored exactly as `harness score`
+    scores the same row.
+    """
 
     id: str
     question: str
     answer: str
-    answer_type: str = "text"
+    answer_type: str | None = None
     choices: dict[str, str] = field(default_factory=dict)
     images: list[str] = field(default_factory=list)  # image file paths, resolved against the data file
     response: str | None = None
     source: str = ""  # "file:line", for error messages about this item later on
 
+    def __post_init__(self) -> None:
+        if self.answer_type is None:
+            self.answer_type = infer_answer_type(self.answer, normalize_choices(self.id, self.choices))
 
-class DataError(ValueError):
+
+class DataError(SetupError):
     """A row that cannot be used; the message names the file and line."""
 
 
@@ -51,14 +62,16 @@ def parse_row(row: Any, where: str, base_dir: Path, need_response: bool) -> Trai
         raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
     question = _require_text(row, "question", where)
     answer = _require_text(row, "answer", where) if "answer" in row or not need_response else str(row.get("answer", ""))
-    answer_type = row.get("answer_type") or "text"
-    if answer_type not in ANSWER_TYPES:
-        raise DataError(f"{where}: answer_type {answer_type!r} is not one of {ANSWER_TYPES}")
     choices = row.get("choices") or {}
-    if isinstance(choices, list):
-        choices = {chr(ord("A") + i): str(c) for i, c in enumerate(choices)}
-    if not isinstance(choices, dict):
+    if not isinstance(choices, (dict, list)):
         raise DataError(f"{where}: choices must be a list or an object letter → text, got {choices!r}")
+    try:
+        choices = normalize_choices(where, choices)
+    except ValueError as error:
+        raise DataError(str(error)) from None
+    answer_type = row.get("answer_type") or None  # None: typed by TrainItem as the verifier types it
+    if answer_type is not None and answer_type not in ANSWER_TYPES:
+        raise DataError(f"{where}: answer_type {answer_type!r} is not one of {ANSWER_TYPES}")
     images = row.get("images") or ([row["image"]] if row.get("image") else [])
     if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
         raise DataError(f"{where}: images must be a list of file paths, got {images!r}")
@@ -73,7 +86,7 @@ def parse_row(row: Any, where: str, base_dir: Path, need_response: bool) -> Trai
         response = _require_text(row, "response", where)
     return TrainItem(
         id=str(row.get("id", where)), question=question, answer=answer, answer_type=answer_type,
-        choices={str(k): str(v) for k, v in choices.items()}, images=resolved, response=response, source=where,
+        choices=choices, images=resolved, response=response, source=where,
     )
 
 
@@ -216,6 +229,7 @@ def encode_prompt(processor: Any, tokenizer: Any, builder: Any, item: TrainItem,
         input_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(input_ids) > max_prompt_tokens:
         raise DataError(
-            f"{item.source}: prompt has {len(input_ids)} tokens, more than data.max_prompt_tokens={max_prompt_tokens}"
+            f"{item.source}: prompt has {len(input_ids)} tokens, more than data.max_prompt_tokens={max_prompt_tokens}; "
+            "raise data.max_prompt_tokens or shorten the item"
         )
     return EncodedPrompt(input_ids=input_ids, extras=extras, text=text, images=list(item.images))
