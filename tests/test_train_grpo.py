@@ -19,6 +19,7 @@ from tiny_models import build_tiny_text_model
 
 from train.checkpoint import list_checkpoints
 from train.config import load_config
+from train.errors import SetupError
 from train.grpo import GRPOTrainer, TrainingDiverged
 from train.metrics import read_metrics
 from harness.verify import RewardRecord
@@ -85,10 +86,15 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(model_
     assert [row["step"] for row in read_metrics(interrupted / "metrics.jsonl")] == [1, 2, 3]
 
 
-def test_resuming_with_different_settings_is_refused(model_dir, tmp_path):
+def test_resuming_with_different_settings_is_refused_naming_each_with_old_and_new_values(model_dir, tmp_path):
     GRPOTrainer(config(model_dir, tmp_path / "run", "optim.steps=1"), varied_reward).train()
-    with pytest.raises(ValueError, match="different settings"):
-        GRPOTrainer(config(model_dir, tmp_path / "run", "optim.steps=2", "loss.clip_high=0.3"))
+    with pytest.raises(SetupError) as refused:
+        GRPOTrainer(config(model_dir, tmp_path / "run", "optim.steps=2", "loss.clip_high=0.3", "optim.lr=0.02"))
+    message = str(refused.value)
+    assert "loss.clip_high was 0.2, now 0.3" in message and "optim.lr was 0.01, now 0.02" in message
+    assert "step-000001" in message and "new output_dir" in message and "\n" not in message
+    # the run's length may grow: the same settings with more steps resume
+    assert GRPOTrainer(config(model_dir, tmp_path / "run", "optim.steps=2"), varied_reward).step == 1
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(model_dir, tmp_path):

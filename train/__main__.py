@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from train.config import STAGES, load_config
+from train.errors import SetupError, TrainingDiverged
 
 
 def run_stage(argv: list[str]) -> int:
@@ -25,27 +26,15 @@ def run_stage(argv: list[str]) -> int:
     parser.add_argument("--config", required=True, help="YAML file (see train/configs/)")
     parser.add_argument("overrides", nargs="*", help="section.key=value settings applied on top of the file")
     args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config, args.overrides, stage=stage)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    config = load_config(args.config, args.overrides, stage=stage)
     if config.stage == "grpo":
-        from train.grpo import TrainingDiverged, run_grpo
+        from train.grpo import run_grpo
 
-        try:
-            final = run_grpo(config)
-        except TrainingDiverged as error:
-            print(f"error: training diverged: {error}", file=sys.stderr)
-            return 3
+        final = run_grpo(config)
     else:
-        from train.sft import TrainingDivergedSFT, run_sft
+        from train.sft import run_sft
 
-        try:
-            final = run_sft(config)
-        except TrainingDivergedSFT as error:
-            print(f"error: training diverged: {error}", file=sys.stderr)
-            return 3
+        final = run_sft(config)
     print(f"done: {final}")
     print(f"evaluate it with: harness run --model {final} --bench <benchmark>")
     return 0
@@ -65,10 +54,13 @@ def run_rank(argv: list[str]) -> int:
     parser.add_argument("--keywords", default="paper", help="harness NoWait preset name or comma-separated keywords")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("checkpoint_ranking.json"))
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="let checkpoints that ship their own Python code run it (only for checkpoints you trust)")
     args = parser.parse_args(argv)
     validation = load_items(args.validation)
     evaluations = [evaluate_checkpoint(path, validation, args.samples, args.max_new_tokens, args.keywords,
-                                       DataConfig(), args.seed) for path in args.checkpoints]
+                                       DataConfig(), args.seed, trust_remote_code=args.trust_remote_code)
+                   for path in args.checkpoints]
     print(write_rank_report(evaluations, args.out))
     print(f"written: {args.out}")
     return 0
@@ -91,12 +83,21 @@ def run_data(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done, 2 something given cannot be used (one line on stderr says what, where and
+    what to do), 3 training diverged (the last good checkpoint is kept and named)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "rank":
-        return run_rank(argv[1:])
-    if argv and argv[0] == "data":
-        return run_data(argv[1:])
-    return run_stage(argv)
+    command = {"rank": run_rank, "data": run_data}.get(argv[0] if argv else "")
+    try:
+        return command(argv[1:]) if command else run_stage(argv)
+    except SetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # an unreadable input or an unwritable output directory; the message names the path
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"error: training diverged: {error}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -16,10 +16,15 @@ from typing import Any
 
 import yaml
 
+from train.errors import SetupError
 from train.freeze import FreezeConfig
 from train.loss import LossConfig
 
 STAGES = ("sft", "grpo", "connector_sft")
+# transformers.get_scheduler names that step once per update with no further settings (the others need
+# a metric or extra arguments this trainer does not pass)
+SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
+             "inverse_sqrt")
 
 
 @dataclass
@@ -71,7 +76,7 @@ class OptimConfig:
     weight_decay: float = 0.0
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
-    schedule: str = "constant"  # any transformers.get_scheduler name: constant, cosine, linear, ...
+    schedule: str = "constant"  # one of SCHEDULES (transformers.get_scheduler names)
     warmup_ratio: float = 0.0
     max_grad_norm: float = 1.0
     steps: int = 100  # GRPO: rollout batches; SFT: ignored in favour of epochs
@@ -102,6 +107,9 @@ class LogConfig:
 class TrainConfig:
     stage: str = "grpo"
     model: str = ""  # a HF model directory, or "smollm2" for the harness's default small model
+    # A checkpoint that ships its own Python code (auto_map in config.json) runs that code when loaded:
+    # only with this explicit opt-in, passed to every transformers and vLLM load of the run.
+    model_trust_remote_code: bool = False
     output_dir: str = "runs/train"
     seed: int = 0
     device: str = "auto"
@@ -119,12 +127,30 @@ class TrainConfig:
             raise ValueError(f"stage {self.stage!r} is not one of {STAGES}")
         if self.rollout.engine not in ("hf", "vllm"):
             raise ValueError(f"rollout.engine {self.rollout.engine!r} is not 'hf' or 'vllm'")
+        if self.optim.schedule not in SCHEDULES:
+            raise ValueError(f"optim.schedule {self.optim.schedule!r} is not one of {SCHEDULES}")
         if self.optim.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"optim.precision {self.optim.precision!r} is not 'auto', 'bf16' or 'fp32'")
         if not 0.0 <= self.reward.eps <= 1.0:
             raise ValueError(f"reward.eps must lie in [0, 1], got {self.reward.eps}")
         if self.rollout.samples_per_prompt < 2 and self.stage == "grpo":
             raise ValueError("rollout.samples_per_prompt must be >= 2: GRPO normalises within a group")
+        # counts the loops divide by or step through: a zero would fail deep inside a run, not here
+        at_least_one = {
+            "rollout.prompts_per_step": self.rollout.prompts_per_step,
+            "rollout.max_new_tokens": self.rollout.max_new_tokens,
+            "optim.epochs": self.optim.epochs, "optim.batch_size": self.optim.batch_size,
+            "optim.micro_batch_size": self.optim.micro_batch_size, "optim.epochs_per_batch": self.optim.epochs_per_batch,
+            "checkpoint.every_steps": self.checkpoint.every_steps, "data.max_prompt_tokens": self.data.max_prompt_tokens,
+        }
+        for name, value in at_least_one.items():
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        not_negative = {"optim.steps": self.optim.steps, "optim.mini_batch_prompts": self.optim.mini_batch_prompts,
+                        "checkpoint.keep_last": self.checkpoint.keep_last}
+        for name, value in not_negative.items():
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -194,7 +220,10 @@ def _apply_override(tree: dict[str, Any], override: str) -> None:
         if not isinstance(node, dict):
             raise ValueError(f"override {override!r}: {part!r} is a setting, not a section")
     # YAML parsing gives numbers and booleans their types; field coercion then checks them.
-    node[parts[-1]] = yaml.safe_load(text) if text.strip() else ""
+    try:
+        node[parts[-1]] = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        raise ValueError(f"override {override!r}: the value is not valid YAML") from None
 
 
 def load_config(path: str | Path | None, overrides: list[str] = (), stage: str | None = None) -> TrainConfig:
@@ -204,21 +233,34 @@ def load_config(path: str | Path | None, overrides: list[str] = (), stage: str |
     if path is not None:
         source = str(path)
         try:
-            tree = yaml.safe_load(Path(path).read_text()) or {}
+            tree = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
-            raise ValueError(f"config file {path} does not exist") from None
+            raise SetupError(f"config file {path} does not exist") from None
+        except UnicodeDecodeError:
+            raise SetupError(f"config file {path} is not UTF-8 text") from None
         except yaml.YAMLError as error:
-            raise ValueError(f"config file {path} is not valid YAML: {error}") from None
+            raise SetupError(f"config file {path} is not valid YAML: {_yaml_problem(error)}") from None
         if not isinstance(tree, dict):
-            raise ValueError(f"config file {path}: expected a mapping at the top level")
-    for override in overrides:
-        _apply_override(tree, override)
+            raise SetupError(f"config file {path}: expected a mapping at the top level")
+    try:
+        for override in overrides:
+            _apply_override(tree, override)
+    except ValueError as error:
+        raise SetupError(str(error)) from None
     if stage is not None:
         tree["stage"] = stage
     try:
         return _build(TrainConfig, tree, "")
     except ValueError as error:
-        raise ValueError(f"{source}: {error}") from None
+        raise SetupError(f"{source}: {error}") from None
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Where and what, in one line ("line 3, column 5: expected ..."), from the parser's marks."""
+    mark, problem = getattr(error, "problem_mark", None), getattr(error, "problem", None)
+    if mark is None or problem is None:
+        return " ".join(str(error).split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:

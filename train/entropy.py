@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from train.errors import SetupError
+
 
 @dataclass
 class CriticalTokens:
@@ -100,8 +102,11 @@ class CheckpointEvaluation:
 
 def evaluate_checkpoint(path: Path, validation: list[Any], samples: int, max_new_tokens: int,
                         keywords: str = "paper", data_config: Any = None, seed: int = 0,
-                        temperature: float = 1.0, eps: float = 0.8) -> CheckpointEvaluation:
-    """Sample validation responses from the checkpoint, score them, and measure their entropy."""
+                        temperature: float = 1.0, eps: float = 0.8,
+                        trust_remote_code: bool = False) -> CheckpointEvaluation:
+    """Sample validation responses from the checkpoint, score them, and measure their entropy.
+
+    `trust_remote_code` lets a checkpoint that ships its own Python code run it (off unless asked)."""
     from train.config import DataConfig
     from train.data import encode_prompt, prompt_builder
     from train.policy import load_policy
@@ -109,10 +114,11 @@ def evaluate_checkpoint(path: Path, validation: list[Any], samples: int, max_new
     from train.rollout import HFRolloutEngine, SamplingSettings
 
     data = data_config or DataConfig()
-    policy = load_policy(str(path))
+    policy = load_policy(str(path), trust_remote_code=trust_remote_code)
     critical = critical_tokens_for(policy.tokenizer, keywords)
     if critical is None:
-        raise ValueError("critical-token entropy needs keywords (a preset name such as 'paper', or a comma list)")
+        raise SetupError("critical-token entropy needs keywords: give --keywords a preset name such as 'paper', "
+                         "or a comma-separated list")
     builder = prompt_builder(policy.path, policy.tokenizer, data.system_prompt)
     prompts = [encode_prompt(policy.processor, policy.tokenizer, builder, item, data.thinking, data.max_prompt_tokens)
                for item in validation]

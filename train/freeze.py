@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from train.errors import SetupError
+
 GROUPS = ("vision", "connector", "llm")
 
 # Dotted name fragments matched as whole components: Qwen2/2.5-VL, InternVL (remote code and HF-native),
@@ -70,12 +72,13 @@ def apply_freeze(model: torch.nn.Module, config: FreezeConfig) -> FreezeReport:
     present = {g for g in GROUPS if report.trainable[g] + report.frozen[g] > 0}
     missing = [g for g in GROUPS if config.trains(g) and g not in present]
     if missing and not any(report.trainable.values()):
-        raise ValueError(
+        raise SetupError(
             f"freeze config trains only {missing}, which this model ({type(model).__name__}) does not have; "
-            f"its groups are {sorted(present)}"
+            f"its groups are {sorted(present)}: set {' or '.join(f'freeze.train_{g}=true' for g in sorted(present))}"
         )
     if not any(report.trainable.values()):
-        raise ValueError("freeze config freezes every parameter: nothing would be trained")
+        raise SetupError("freeze config freezes every parameter: nothing would be trained; "
+                         "set one of freeze.train_vision, freeze.train_connector, freeze.train_llm to true")
     return report
 
 

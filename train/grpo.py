@@ -28,21 +28,20 @@ from typing import Any
 
 import torch
 
+from harness.rundir import write_json_atomic
 from harness.verify import RewardRecord
-from train.checkpoint import load_resume_state, load_weights, restore_training_state, save_checkpoint, write_json_atomic
+from train.checkpoint import save_checkpoint
 from train.config import TrainConfig, config_to_dict
 from train.data import EncodedPrompt, TrainItem, encode_prompt, load_items, prompt_builder
 from train.entropy import CriticalTokens, critical_tokens_for
+from train.errors import TrainingDiverged
 from train.freeze import apply_freeze, trainable_parameters
 from train.loss import grpo_loss, group_advantages
 from train.metrics import MetricsLogger, StepTimer
+from train.optimizer import settings_that_must_match, start_optimization
 from train.policy import Policy, SequenceBatch, build_sequence_batch, load_policy, score_sequences
 from train.reward import RewardFunction, harness_reward
 from train.rollout import Completion, HFRolloutEngine, RolloutEngine, SamplingSettings
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss or gradient became NaN/inf: the run stops and keeps its last good checkpoint."""
 
 
 @dataclass
@@ -62,15 +61,6 @@ class RolloutBatch:
     rollouts: list[Rollout]  # grouped: samples of prompt 0, then prompt 1, ...
     sampled_groups: int  # groups sampled in total, kept or dropped
     zero_variance_groups: int
-
-
-def settings_that_must_match(config: TrainConfig) -> dict[str, Any]:
-    """The settings a resumed run may not change without mixing incomparable training."""
-    data = config_to_dict(config)
-    for volatile in ("checkpoint", "log", "device", "output_dir"):
-        data.pop(volatile, None)
-    data["optim"].pop("steps", None)
-    return data
 
 
 class PromptStream:
@@ -98,11 +88,13 @@ class GRPOTrainer:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
         random.seed(config.seed)
-        self.policy: Policy = load_policy(config.model, config.device, config.optim.precision)
+        self.policy: Policy = load_policy(config.model, config.device, config.optim.precision,
+                                          config.model_trust_remote_code)
         self.freeze_report = apply_freeze(self.policy.model, config.freeze)
         self.reference: torch.nn.Module | None = None
         if config.loss.beta > 0:
-            self.reference = load_policy(str(self.policy.path), config.device, config.optim.precision).model
+            self.reference = load_policy(str(self.policy.path), config.device, config.optim.precision,
+                                         config.model_trust_remote_code).model
             self.reference.requires_grad_(False).eval()
         self.items = load_items(config.data.train)
         self.validation = load_items(config.data.validation) if config.data.validation else []
@@ -110,34 +102,12 @@ class GRPOTrainer:
         self.builder = prompt_builder(self.policy.path, self.policy.tokenizer, config.data.system_prompt)
         self.critical: CriticalTokens | None = critical_tokens_for(self.policy.tokenizer, config.log.critical_entropy_keywords)
 
-        optim = config.optim
-        self.optimizer = torch.optim.AdamW(
-            trainable_parameters(self.policy.model), lr=optim.lr, weight_decay=optim.weight_decay,
-            betas=(optim.adam_beta1, optim.adam_beta2),
-        )
-        from transformers import get_scheduler
-
-        total_updates = optim.steps * self.updates_per_step()
-        self.scheduler = get_scheduler(
-            optim.schedule, self.optimizer, num_warmup_steps=int(optim.warmup_ratio * total_updates),
-            num_training_steps=total_updates,
-        )
-        self.step = 0
-        cursor = 0
-        resume = load_resume_state(self.output_dir)
-        if resume is not None:
-            saved = resume.state.get("comparable")
-            if saved is not None and saved != settings_that_must_match(config):
-                raise ValueError(
-                    f"{self.output_dir} holds a run with different settings (checkpoint {resume.path.name}); "
-                    "use a new output_dir, or the original config, to continue"
-                )
-            load_weights(self.policy.model, resume.path)
-            restore_training_state(resume.path, self.optimizer, self.scheduler)
-            self.step, cursor = resume.step, int(resume.state.get("prompt_cursor", 0))
-            self.last_checkpoint: Path | None = resume.path
-        else:
-            self.last_checkpoint = None
+        optimization = start_optimization(self.policy.model, config, config.optim.steps * self.updates_per_step())
+        self.optimizer, self.scheduler = optimization.optimizer, optimization.scheduler
+        resume = optimization.resume
+        self.step = resume.step if resume is not None else 0
+        cursor = int(resume.state.get("prompt_cursor", 0)) if resume is not None else 0
+        self.last_checkpoint: Path | None = resume.path if resume is not None else None
         self.prompts = PromptStream(self.items, config.seed, cursor)
         self.engine = engine or self._make_engine()
         self.engine.sync_weights(self.policy.model)

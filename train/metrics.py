@@ -16,6 +16,8 @@ from typing import Any, Iterator
 
 import torch
 
+from train.errors import SetupError
+
 
 class MetricsLogger:
     def __init__(self, output_dir: Path, tensorboard: bool = False, resume_step: int = 0) -> None:
@@ -29,7 +31,8 @@ class MetricsLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                raise RuntimeError("log.tensorboard=true needs the tensorboard package (pip install tensorboard)") from None
+                raise SetupError("log.tensorboard=true needs the tensorboard package: install it, "
+                                 "or set log.tensorboard=false") from None
             self.writer = SummaryWriter(str(output_dir / "tensorboard"))
 
     def _truncate_after(self, step: int) -> None:

@@ -7,12 +7,14 @@ token, its log-probability and the full-vocabulary entropy of the distribution i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from train.errors import SetupError
 from train.loss import token_logprobs_and_entropy
 
 
@@ -24,6 +26,7 @@ class Policy:
     path: Path
     device: torch.device
     autocast_dtype: torch.dtype | None  # bf16 autocast on GPU; None = full fp32
+    trust_remote_code: bool = False  # the opt-in it was loaded with; engines built from it load the same way
 
     def autocast(self):
         if self.autocast_dtype is None:
@@ -39,7 +42,7 @@ def resolve_model_path(spec: str) -> Path:
         return Path(ensure_default_model())
     path = Path(spec)
     if not (path / "config.json").exists():
-        raise FileNotFoundError(f"model {spec!r}: no config.json there (give a HF model directory or 'smollm2')")
+        raise SetupError(f"model {spec!r}: no config.json there; set model to a HF model directory or 'smollm2'")
     return path
 
 
@@ -49,24 +52,50 @@ def pick_device(spec: str) -> torch.device:
     return torch.device(spec)
 
 
-def load_policy(spec: str, device: str = "auto", precision: str = "auto") -> Policy:
-    """Weights in fp32 (the optimizer's master copy); bf16 only as autocast on GPU."""
+def load_policy(spec: str, device: str = "auto", precision: str = "auto", trust_remote_code: bool = False) -> Policy:
+    """Weights in fp32 (the optimizer's master copy); bf16 only as autocast on GPU.
+
+    `trust_remote_code` is passed to every load: without it, a checkpoint's own Python code never runs.
+    """
     import transformers
 
     path = resolve_model_path(spec)
     torch_device = pick_device(device)
-    config = transformers.AutoConfig.from_pretrained(path)
-    is_vision = hasattr(config, "vision_config")
-    model_class = transformers.AutoModelForImageTextToText if is_vision else transformers.AutoModelForCausalLM
-    model = model_class.from_pretrained(path, dtype=torch.float32).to(torch_device)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-    processor = None
-    if is_vision:
-        processor = transformers.AutoProcessor.from_pretrained(path)
+    trust = {"trust_remote_code": trust_remote_code}
+    try:
+        config = transformers.AutoConfig.from_pretrained(path, **trust)
+        is_vision = hasattr(config, "vision_config")
+        model_class = transformers.AutoModelForImageTextToText if is_vision else transformers.AutoModelForCausalLM
+        model = model_class.from_pretrained(path, dtype=torch.float32, **trust).to(torch_device)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, **trust)
+        processor = transformers.AutoProcessor.from_pretrained(path, **trust) if is_vision else None
+    except (OSError, ValueError, KeyError) as error:
+        raise SetupError(_load_failure(path, error, trust_remote_code)) from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     use_bf16 = precision == "bf16" or (precision == "auto" and torch_device.type == "cuda")
-    return Policy(model, tokenizer, processor, path, torch_device, torch.bfloat16 if use_bf16 else None)
+    return Policy(model, tokenizer, processor, path, torch_device, torch.bfloat16 if use_bf16 else None,
+                  trust_remote_code)
+
+
+def _ships_code(path: Path) -> bool:
+    """Whether the directory's config or tokenizer config points at Python files of its own."""
+    for name in ("config.json", "tokenizer_config.json", "processor_config.json", "preprocessor_config.json"):
+        try:
+            if "auto_map" in json.loads((path / name).read_text(encoding="utf-8")):
+                return True
+        except (OSError, ValueError, TypeError):
+            continue
+    return False
+
+
+def _load_failure(path: Path, error: Exception, trust_remote_code: bool) -> str:
+    """One line for a model directory transformers cannot load, with what to do about it."""
+    if not trust_remote_code and _ships_code(path):
+        return (f"model {path} ships its own Python code (auto_map in its config), which would run on loading; "
+                "set model_trust_remote_code=true only if you trust that checkpoint")
+    reason = " ".join(str(error).split())
+    return f"model {path} cannot be loaded ({reason[:300]}); check that it is a complete HF model directory"
 
 
 def stop_token_ids(policy: Policy) -> list[int]:

@@ -17,16 +17,15 @@ from pathlib import Path
 
 import torch
 
-from train.checkpoint import load_resume_state, load_weights, restore_training_state, save_checkpoint, write_json_atomic
+from harness.rundir import write_json_atomic
+from train.checkpoint import save_checkpoint
 from train.config import TrainConfig, config_to_dict
 from train.data import TrainItem, encode_prompt, load_items, prompt_builder
+from train.errors import SetupError, TrainingDiverged
 from train.freeze import apply_freeze, trainable_parameters
 from train.metrics import MetricsLogger
+from train.optimizer import settings_that_must_match, start_optimization
 from train.policy import Policy, build_sequence_batch, load_policy, stop_token_ids
-
-
-class TrainingDivergedSFT(RuntimeError):
-    """The SFT loss became NaN/inf."""
 
 
 @dataclass
@@ -78,12 +77,12 @@ def run_sft(config: TrainConfig) -> Path:
     """Train one supervised stage to completion (or early stop) and return the checkpoint to use next."""
     if config.stage == "connector_sft" and (config.freeze.train_vision or config.freeze.train_llm
                                             or not config.freeze.train_connector):
-        raise ValueError("stage connector_sft trains the connector only: set freeze.train_vision=false, "
+        raise SetupError("stage connector_sft trains the connector only: set freeze.train_vision=false, "
                          "freeze.train_llm=false, freeze.train_connector=true")
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    policy = load_policy(config.model, config.device, config.optim.precision)
+    policy = load_policy(config.model, config.device, config.optim.precision, config.model_trust_remote_code)
     freeze_report = apply_freeze(policy.model, config.freeze)
     train_examples = encode_examples(policy, load_items(config.data.train, need_response=True), config)
     validation = (encode_examples(policy, load_items(config.data.validation, need_response=True), config)
@@ -91,17 +90,10 @@ def run_sft(config: TrainConfig) -> Path:
     optim = config.optim
     batches_per_epoch = math.ceil(len(train_examples) / optim.batch_size)
     total_steps = batches_per_epoch * optim.epochs
-    optimizer = torch.optim.AdamW(trainable_parameters(policy.model), lr=optim.lr, weight_decay=optim.weight_decay,
-                                  betas=(optim.adam_beta1, optim.adam_beta2))
-    from transformers import get_scheduler
-
-    scheduler = get_scheduler(optim.schedule, optimizer, num_warmup_steps=int(optim.warmup_ratio * total_steps),
-                              num_training_steps=total_steps)
+    optimization = start_optimization(policy.model, config, total_steps)
+    optimizer, scheduler, resume = optimization.optimizer, optimization.scheduler, optimization.resume
     step, best, stale = 0, math.inf, 0
-    resume = load_resume_state(output_dir)
     if resume is not None:
-        load_weights(policy.model, resume.path)
-        restore_training_state(resume.path, optimizer, scheduler)
         step, best, stale = resume.step, float(resume.state.get("best", math.inf)), int(resume.state.get("stale", 0))
     logger = MetricsLogger(output_dir, config.log.tensorboard, resume_step=step)
     write_json_atomic(output_dir / "config.json", config_to_dict(config))
@@ -115,7 +107,7 @@ def run_sft(config: TrainConfig) -> Path:
         progress = tqdm(total=total_steps, initial=step, desc=config.stage, dynamic_ncols=True)
 
     def save(name: str | None = None) -> Path:
-        state = {"best": best, "stale": stale, "stage": config.stage}
+        state = {"best": best, "stale": stale, "stage": config.stage, "comparable": settings_that_must_match(config)}
         return save_checkpoint(output_dir, step, policy.model, policy.tokenizer, policy.processor, optimizer,
                                scheduler, state, keep_last=config.checkpoint.keep_last if name is None else 0,
                                name=name)
@@ -135,13 +127,13 @@ def run_sft(config: TrainConfig) -> Path:
             for start in range(0, len(chosen), optim.micro_batch_size):
                 loss = _batch_loss(policy, chosen[start : start + optim.micro_batch_size], total_tokens)
                 if not torch.isfinite(loss):
-                    raise TrainingDivergedSFT(f"step {step + 1}: loss is {loss.item()}; stopped, last good checkpoint: "
+                    raise TrainingDiverged(f"step {step + 1}: loss is {loss.item()}; stopped, last good checkpoint: "
                                               f"{last or 'none yet'}")
                 loss.backward()
                 loss_value += float(loss.item())
             norm = torch.nn.utils.clip_grad_norm_(trainable_parameters(policy.model), optim.max_grad_norm)
             if not torch.isfinite(norm):
-                raise TrainingDivergedSFT(f"step {step + 1}: gradient norm is {norm.item()}; stopped, last good "
+                raise TrainingDiverged(f"step {step + 1}: gradient norm is {norm.item()}; stopped, last good "
                                           f"checkpoint: {last or 'none yet'}")
             optimizer.step()
             scheduler.step()

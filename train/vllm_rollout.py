@@ -37,6 +37,7 @@ class VLLMRolloutEngine:
         max_model_len = rollout.vllm_max_model_len or (max_prompt_tokens + rollout.max_new_tokens)
         options: dict[str, Any] = dict(
             model=str(policy.path), seed=seed, max_model_len=max_model_len, enable_prefix_caching=True,
+            trust_remote_code=policy.trust_remote_code,
             dtype="bfloat16" if policy.autocast_dtype is torch.bfloat16 else "float32",
         )
         if torch.cuda.is_available():
