@@ -12,28 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tiny_models import build_tiny_text_model
+from train_fixtures import ROOT, SETTINGS, error_lines
 
 from train.__main__ import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return build_tiny_text_model(tmp_path_factory.mktemp("cli") / "model")
-
-
-def settings(model_dir: Path, output_dir: Path, *overrides: str) -> list[str]:
-    return [f"model={model_dir}", f"output_dir={output_dir}", "data.train=synthetic:arithmetic?n=8&seed=1",
-            "rollout.samples_per_prompt=2", "rollout.prompts_per_step=2", "rollout.max_new_tokens=4",
-            "optim.steps=1", "optim.epochs=1", "optim.batch_size=4", "log.progress=false", *overrides]
-
-
-def error_lines(captured: str) -> list[str]:
-    return [line for line in captured.splitlines() if line.startswith("error:")]
 
 
 def write_lines(path: Path, lines: list[str]) -> str:
@@ -43,38 +26,40 @@ def write_lines(path: Path, lines: list[str]) -> str:
 
 ROW = json.dumps({"question": "What is 1 + 1?", "answer": "2", "response": "1 + 1 = 2</think> \\boxed{2}"})
 MISTAKES = {
-    # name: (arguments after the stage given the model and a fresh output dir, fragments the line must name)
-    "missing config file": (lambda m, t: ["--config", str(t / "nope.yaml")], ["nope.yaml", "does not exist"]),
-    "config that is not YAML": (lambda m, t: ["--config", write_lines(t / "c.yaml", ["optim: [1,"])],
+    # name: (the arguments after the stage, from the stage's settings, the model and a fresh directory;
+    #        fragments the error line must name)
+    "missing config file": (lambda s, m, t: ["--config", str(t / "nope.yaml")], ["nope.yaml", "does not exist"]),
+    "config that is not YAML": (lambda s, m, t: ["--config", write_lines(t / "c.yaml", ["optim: [1,"])],
                                 ["c.yaml", "not valid YAML: line 2, column 1"]),
-    "override that is not YAML": (lambda m, t: ["--config", os.devnull, *settings(m, t / "run", "optim.lr=[")],
+    "override that is not YAML": (lambda s, m, t: ["--config", os.devnull, *s(m, t / "run", "optim.lr=[")],
                                   ["optim.lr=[", "not valid YAML"]),
-    "zero batch size": (lambda m, t: ["--config", os.devnull, *settings(m, t / "run", "optim.batch_size=0")],
+    "zero batch size": (lambda s, m, t: ["--config", os.devnull, *s(m, t / "run", "optim.batch_size=0")],
                         ["optim.batch_size", "at least 1"]),
-    "model directory without config.json": (lambda m, t: ["--config", os.devnull, *settings(t, t / "run")],
+    "model directory without config.json": (lambda s, m, t: ["--config", os.devnull, *s(t, t / "run")],
                                             ["no config.json", "model"]),
-    "missing data file": (lambda m, t: ["--config", os.devnull,
-                                        *settings(m, t / "run", f"data.train={t / 'absent.jsonl'}")],
-                          ["absent.jsonl", "does not exist"]),
-    "bad data row": (lambda m, t: ["--config", os.devnull, *settings(
-        m, t / "run", "data.train=" + write_lines(t / "d.jsonl", [ROW, '{"answer": 2}']))],
+    "missing data file": (
+        lambda s, m, t: ["--config", os.devnull, *s(m, t / "run", f"data.train={t / 'absent.jsonl'}")],
+        ["absent.jsonl", "does not exist"]),
+    "bad data row": (
+        lambda s, m, t: ["--config", os.devnull,
+                         *s(m, t / "run", "data.train=" + write_lines(t / "d.jsonl", [ROW, '{"answer": 2}']))],
         ["d.jsonl:2", "'question'"]),
-    "prompt over the token limit": (lambda m, t: ["--config", os.devnull,
-                                                  *settings(m, t / "run", "data.max_prompt_tokens=4")],
-                                    ["data.max_prompt_tokens=4", "synthetic:arithmetic", "raise"]),
-    "unknown schedule": (lambda m, t: ["--config", os.devnull, *settings(m, t / "run", "optim.schedule=zigzag")],
+    "prompt over the token limit": (
+        lambda s, m, t: ["--config", os.devnull, *s(m, t / "run", "data.max_prompt_tokens=4")],
+        ["data.max_prompt_tokens=4", "synthetic:arithmetic", "raise"]),
+    "unknown schedule": (lambda s, m, t: ["--config", os.devnull, *s(m, t / "run", "optim.schedule=zigzag")],
                          ["optim.schedule 'zigzag'", "'cosine'"]),
     "freeze that trains nothing on a text model": (
-        lambda m, t: ["--config", os.devnull, *settings(m, t / "run", "freeze.train_llm=false")],
-        ["freeze", "set"]),
+        lambda s, m, t: ["--config", os.devnull, *s(m, t / "run", "freeze.train_llm=false")],
+        ["freeze", "freeze.train_llm=true"]),
 }
 
 
 @pytest.mark.parametrize("stage", ["grpo", "sft"])
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_a_user_mistake_is_one_line_and_exit_status_2(model_dir, tmp_path, capsys, stage, mistake):
+def test_a_user_mistake_is_one_line_and_exit_status_2(tiny_text_dir, tmp_path, capsys, stage, mistake):
     arguments, fragments = MISTAKES[mistake]
-    code = main([stage, *arguments(model_dir, tmp_path)])
+    code = main([stage, *arguments(SETTINGS[stage], tiny_text_dir, tmp_path)])
     captured = capsys.readouterr()
     lines = error_lines(captured.err)
     assert code == 2 and len(lines) == 1, captured.err[-2000:]
@@ -86,8 +71,9 @@ def test_a_user_mistake_is_one_line_and_exit_status_2(model_dir, tmp_path, capsy
     (["rank", "NOT_A_MODEL", "--validation", "synthetic:arithmetic?n=2"], "no config.json"),
     (["data", "synthetic:geometry", "--out", "rows.jsonl"], "unknown synthetic task 'geometry'"),
 ])
-def test_the_rank_and_data_commands_report_mistakes_in_one_line(model_dir, tmp_path, capsys, arguments, fragment):
-    replaced = {"CHECKPOINT": str(model_dir), "NOT_A_MODEL": str(tmp_path), "rows.jsonl": str(tmp_path / "rows.jsonl")}
+def test_the_rank_and_data_commands_report_mistakes_in_one_line(tiny_text_dir, tmp_path, capsys, arguments, fragment):
+    replaced = {"CHECKPOINT": str(tiny_text_dir), "NOT_A_MODEL": str(tmp_path),
+                "rows.jsonl": str(tmp_path / "rows.jsonl")}
     assert main([replaced.get(a, a) for a in arguments]) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and fragment in lines[0]
@@ -138,21 +124,21 @@ def run_train(arguments: list[str], tmp_path: Path) -> subprocess.CompletedProce
                           capture_output=True, text=True, timeout=600)
 
 
-def test_a_checkpoints_own_code_does_not_run_by_default(model_dir, tmp_path):
+def test_a_checkpoints_own_code_does_not_run_by_default(tiny_text_dir, tmp_path):
     marker = tmp_path / "code-ran"
-    custom = model_with_its_own_code(model_dir, tmp_path / "custom", marker)
-    result = run_train(["sft", "--config", os.devnull, *settings(custom, tmp_path / "run")], tmp_path)
+    custom = model_with_its_own_code(tiny_text_dir, tmp_path / "custom", marker)
+    result = run_train(["sft", "--config", os.devnull, *SETTINGS["sft"](custom, tmp_path / "run")], tmp_path)
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert "model_trust_remote_code=true" in lines[0] and str(custom) in lines[0]
     assert not marker.exists()
 
 
-def test_the_trust_remote_code_opt_in_reaches_the_model_loads(model_dir, tmp_path):
+def test_the_trust_remote_code_opt_in_reaches_the_model_loads(tiny_text_dir, tmp_path):
     marker = tmp_path / "code-ran"
-    custom = model_with_its_own_code(model_dir, tmp_path / "custom", marker)
+    custom = model_with_its_own_code(tiny_text_dir, tmp_path / "custom", marker)
     result = run_train(["sft", "--config", os.devnull,
-                        *settings(custom, tmp_path / "run", "model_trust_remote_code=true")], tmp_path)
+                        *SETTINGS["sft"](custom, tmp_path / "run", "model_trust_remote_code=true")], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert marker.exists()
     assert "done: " in result.stdout

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from tiny_models import build_tiny_text_model
+from train_fixtures import ROOT, error_lines, grpo_settings, sft_settings
 
 from train.__main__ import main
 from train.checkpoint import STATE_DIR, list_checkpoints
@@ -31,34 +31,9 @@ from train.sft import run_sft
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return build_tiny_text_model(tmp_path_factory.mktemp("resume") / "model")
-
-
-def grpo_settings(model_dir: Path, output_dir: Path, *overrides: str) -> list[str]:
-    return [f"model={model_dir}", f"output_dir={output_dir}", "data.train=synthetic:arithmetic?n=16&seed=1",
-            "rollout.samples_per_prompt=4", "rollout.prompts_per_step=2", "rollout.max_new_tokens=8",
-            "optim.lr=1e-2", "optim.steps=2", "checkpoint.every_steps=1", "log.progress=false", *overrides]
-
-
-def sft_settings(model_dir: Path, output_dir: Path, *overrides: str) -> list[str]:
-    return ["stage=sft", f"model={model_dir}", f"output_dir={output_dir}",
-            "data.train=synthetic:arithmetic?n=32&seed=1", "data.validation=synthetic:arithmetic?n=8&seed=2",
-            "optim.lr=3e-3", "optim.schedule=cosine", "optim.warmup_ratio=0.1", "optim.batch_size=4", "optim.micro_batch_size=4", "optim.epochs=1",
-            "optim.eval_every_steps=2", "checkpoint.every_steps=1", "checkpoint.keep_last=2",
-            "log.progress=false", *overrides]
-
 
 def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     return load_file(str(checkpoint / "model.safetensors"))
-
-
-def error_lines(captured: str) -> list[str]:
-    return [line for line in captured.splitlines() if line.startswith("error:")]
 
 
 # --- a real SIGKILL mid-training ------------------------------------------------------------------
@@ -106,12 +81,12 @@ def kill_after_checkpoints(command: list[str], output_dir: Path, step: int, log:
     ("grpo", grpo_settings, ["optim.steps=10"]),
     ("sft", sft_settings, ["optim.epochs=2"]),  # 8 batches per epoch: 16 optimizer steps
 ])
-def test_a_run_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_run(model_dir, tmp_path, stage,
+def test_a_run_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_run(tiny_text_dir, tmp_path, stage,
                                                                                  settings, steps):
-    straight = run_to_the_end(train_command(stage, settings(model_dir, tmp_path / "straight", *steps)),
+    straight = run_to_the_end(train_command(stage, settings(tiny_text_dir, tmp_path / "straight", *steps)),
                               tmp_path / "straight.log")
     interrupted = tmp_path / "interrupted"
-    command = train_command(stage, settings(model_dir, interrupted, *steps))
+    command = train_command(stage, settings(tiny_text_dir, interrupted, *steps))
     kill_after_checkpoints(command, interrupted, 3, tmp_path / "killed.log")
     resumed = run_to_the_end(command, tmp_path / "resumed.log")
 
@@ -120,7 +95,7 @@ def test_a_run_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_ru
     assert last_resumed.name == last_straight.name
     for a, b in ((weights(straight), weights(resumed)), (weights(last_straight), weights(last_resumed))):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    start = weights(model_dir)
+    start = weights(tiny_text_dir)
     assert any(not torch.equal(value, start[k]) for k, value in weights(last_resumed).items()), \
         "training should have moved the weights"
     logged = [row["step"] for row in read_metrics(interrupted / "metrics.jsonl") if "loss" in row]
@@ -131,27 +106,28 @@ def test_a_run_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_ru
 # --- changed settings are refused, each one named -----------------------------------------------
 
 
-def test_sft_resume_with_a_changed_setting_is_refused_naming_it(model_dir, tmp_path):
-    run_sft(load_config(None, sft_settings(model_dir, tmp_path / "run")))
+def test_sft_resume_with_a_changed_setting_is_refused_naming_it(tiny_text_dir, tmp_path):
+    run_sft(load_config(None, sft_settings(tiny_text_dir, tmp_path / "run")))
     with pytest.raises(SetupError) as refused:
-        run_sft(load_config(None, sft_settings(model_dir, tmp_path / "run", "optim.lr=0.01", "optim.schedule=linear")))
+        run_sft(load_config(None, sft_settings(tiny_text_dir, tmp_path / "run", "optim.lr=0.01",
+                                               "optim.schedule=linear")))
     message = str(refused.value)
     assert "optim.lr was 0.003, now 0.01" in message and "optim.schedule was 'cosine', now 'linear'" in message
     assert "new output_dir" in message
 
 
-def test_sft_resume_with_the_same_settings_and_more_epochs_continues(model_dir, tmp_path):
-    run_sft(load_config(None, sft_settings(model_dir, tmp_path / "run")))
-    final = run_sft(load_config(None, sft_settings(model_dir, tmp_path / "run", "optim.epochs=2")))
+def test_sft_resume_with_the_same_settings_and_more_epochs_continues(tiny_text_dir, tmp_path):
+    run_sft(load_config(None, sft_settings(tiny_text_dir, tmp_path / "run")))
+    final = run_sft(load_config(None, sft_settings(tiny_text_dir, tmp_path / "run", "optim.epochs=2")))
     assert final.name == "best"
     assert [p.name for p in list_checkpoints(tmp_path / "run")][-1] == "step-000016"
 
 
 @pytest.mark.parametrize("stage, settings", [("sft", sft_settings), ("grpo", grpo_settings)])
-def test_the_command_line_refuses_a_changed_resume_in_one_line(model_dir, tmp_path, capsys, stage, settings):
-    assert main([stage, "--config", os.devnull, *settings(model_dir, tmp_path / "run")]) == 0
+def test_the_command_line_refuses_a_changed_resume_in_one_line(tiny_text_dir, tmp_path, capsys, stage, settings):
+    assert main([stage, "--config", os.devnull, *settings(tiny_text_dir, tmp_path / "run")]) == 0
     capsys.readouterr()
-    assert main([stage, "--config", os.devnull, *settings(model_dir, tmp_path / "run", "seed=5")]) == 2
+    assert main([stage, "--config", os.devnull, *settings(tiny_text_dir, tmp_path / "run", "seed=5")]) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "seed was 0, now 5" in lines[0] and "original settings" in lines[0]
 
@@ -160,8 +136,8 @@ def test_the_command_line_refuses_a_changed_resume_in_one_line(model_dir, tmp_pa
 
 
 @pytest.fixture
-def grpo_run(model_dir, tmp_path) -> Path:
-    GRPOTrainer(load_config(None, grpo_settings(model_dir, tmp_path / "run", "optim.steps=1"))).train()
+def grpo_run(tiny_text_dir, tmp_path) -> Path:
+    GRPOTrainer(load_config(None, grpo_settings(tiny_text_dir, tmp_path / "run", "optim.steps=1"))).train()
     return tmp_path / "run"
 
 
@@ -187,11 +163,11 @@ class Payload:
 
 
 @pytest.mark.parametrize("planted", ["optimizer.pt", "torch_rng.pt"])
-def test_a_pickle_payload_planted_in_trainer_state_is_not_executed(model_dir, grpo_run, tmp_path, planted, capsys):
+def test_a_pickle_payload_planted_in_trainer_state_is_not_executed(tiny_text_dir, grpo_run, tmp_path, planted, capsys):
     state = list_checkpoints(grpo_run)[-1] / STATE_DIR
     marker = tmp_path / "payload-ran"
     torch.save({"state": Payload(marker), "param_groups": []}, state / planted)
-    settings = grpo_settings(model_dir, grpo_run, "optim.steps=2")
+    settings = grpo_settings(tiny_text_dir, grpo_run, "optim.steps=2")
     with pytest.raises(SetupError, match=f"{planted} holds more than tensors.*it was not unpickled"):
         GRPOTrainer(load_config(None, settings))
     assert main(["grpo", "--config", os.devnull, *settings]) == 2
@@ -199,12 +175,12 @@ def test_a_pickle_payload_planted_in_trainer_state_is_not_executed(model_dir, gr
     assert not marker.exists()
 
 
-def test_a_checkpoint_of_the_pickled_format_is_refused_in_one_line(model_dir, grpo_run, capsys):
+def test_a_checkpoint_of_the_pickled_format_is_refused_in_one_line(tiny_text_dir, grpo_run, capsys):
     """Checkpoints of the earlier format kept python/numpy RNG states in a pickle (rng.pt) and no format number."""
     state_dir = list_checkpoints(grpo_run)[-1] / STATE_DIR
     state = json.loads((state_dir / "state.json").read_text())
     del state["format"]
     (state_dir / "state.json").write_text(json.dumps(state))
-    assert main(["grpo", "--config", os.devnull, *grpo_settings(model_dir, grpo_run, "optim.steps=2")]) == 2
+    assert main(["grpo", "--config", os.devnull, *grpo_settings(tiny_text_dir, grpo_run, "optim.steps=2")]) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "older trainer" in lines[0] and "model=" in lines[0]
