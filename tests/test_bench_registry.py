@@ -59,4 +59,4 @@ def test_data_list_shows_every_benchmark_and_its_status(tmp_path, capsys):
     listed = {line.split()[0]: line for line in lines[1:] if line.strip() and not line.startswith("data directory")}
     assert set(ALL) <= set(listed)
     assert " present " in listed["mmstar"] and " missing " in listed["wemath"]
-    assert "md5:521afc0f3bf3" in listed["mmmu_val"]
+    assert "md5:585e8ad75e73" in listed["mmmu_val"]
