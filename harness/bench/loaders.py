@@ -167,7 +167,8 @@ def check_columns(spec: BenchmarkSpec, path: Path, file_columns: list[str]) -> N
     present = set(file_columns)
     for key, name in mapped_columns(spec):
         if name not in present:
-            listed = ", ".join(file_columns[:60]) + (" ..." if len(file_columns) > 60 else "")
+            listed = (", ".join(file_columns[:60]) + (" ..." if len(file_columns) > 60 else "")
+                      or "none (the file has no rows)")
             raise DataError(f"{spec.path or spec.name}: {key} names column {name!r}, which {path} does not have; "
                             f"its columns are: {listed}")
 

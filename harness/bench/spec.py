@@ -38,7 +38,8 @@ YAML keys (all but `name` and `source` optional):
 
 A definition is checked when it loads: unknown keys, a data file outside the data directory, a
 checksum that is not a quoted digest of the right length, and a prompt that reaches for attributes
-starting with `_` are refused with the file named. The prompt renders in jinja2's immutable sandbox,
+starting with `_` are refused with the file named; every column it names must then be in the data
+file (checked by the loader before any model loads). The prompt renders in jinja2's immutable sandbox,
 because a benchmark file is data someone else may have written, not code this process should run.
 """
 
