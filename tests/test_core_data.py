@@ -201,3 +201,13 @@ def test_letters_takes_every_one_letter_column_in_order(tmp_path):
                                     "answer": "B"}])
     (sample,) = load_samples(_spec("tsv", "d.tsv", choices="letters"), tmp_path)
     assert sample.choices == {"A": "a", "B": "b"}
+
+
+def test_a_misspelt_filter_column_is_refused_rather_than_filtering_everything_out(tmp_path):
+    from bench_fixtures import mcq_row, write_tsv
+
+    write_tsv(tmp_path / "d.tsv", [mcq_row(1, "q", ["x", "y"], "A", split="validation")])
+    spec = parse_spec({"name": "t", "source": {"format": "tsv", "file": "d.tsv", "filter": {"splt": "validation"}},
+                       "columns": {"choices": ["A", "B"]}})
+    with pytest.raises(DataError, match=r"source.filter names column 'splt', which .*d.tsv does not have"):
+        load_samples(spec, tmp_path)
