@@ -211,3 +211,9 @@ def test_a_misspelt_filter_column_is_refused_rather_than_filtering_everything_ou
                        "columns": {"choices": ["A", "B"]}})
     with pytest.raises(DataError, match=r"source.filter names column 'splt', which .*d.tsv does not have"):
         load_samples(spec, tmp_path)
+
+
+def test_a_malformed_quote_in_a_tsv_names_the_line(tmp_path):
+    (tmp_path / "d.tsv").write_text('index\tquestion\tanswer\n1\t"quoted" then text\tA\n')
+    with pytest.raises(DataError, match=r"d.tsv line 2: cannot parse as TSV .*a quoted field must be closed"):
+        load_samples(_spec("tsv", "d.tsv"), tmp_path)

@@ -109,9 +109,12 @@ def read_tsv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
             reader = csv.reader(handle, delimiter="\t", quotechar='"', doublequote=True, strict=True)
             records = [(reader.line_num, record) for record in reader if record]
     except csv.Error as exc:
-        raise DataError(f"{path} line {reader.line_num}: cannot parse as TSV ({exc}); {cut_off}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read as UTF-8 text: {exc}") from exc
+        hint = cut_off if "end of data" in str(exc) else "a quoted field must be closed, its quotes doubled"
+        raise DataError(f"{path} line {reader.line_num}: cannot parse as TSV ({exc}); {hint}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text: {exc}") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from exc
     if not records:
         raise DataError(f"{path}: the file is empty (no header row)")
     header = records[0][1]
