@@ -5,6 +5,8 @@ that names the file, before any data is read or any model loads.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -13,7 +15,7 @@ from harness.cli import main
 from harness.types import Sample
 
 
-def _definition(tmp_path, **overrides) -> "Path":
+def _definition(tmp_path, **overrides) -> Path:
     data = {"name": "bench", "source": {"format": "tsv", "file": "bench.tsv"}, "answer_type": "text"}
     data["source"].update(overrides.pop("source", {}))
     data.update(overrides)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -72,7 +73,7 @@ def test_sample_benchmark_is_deterministic():
     assert {s.answer_type for s in samples} == {"mcq", "number"}
 
 
-def _write_definition(tmp_path, columns: dict, fmt: str = "tsv", file: str = "bench.tsv") -> "Path":
+def _write_definition(tmp_path, columns: dict, fmt: str = "tsv", file: str = "bench.tsv") -> Path:
     import yaml
 
     path = tmp_path / "bench.yaml"
