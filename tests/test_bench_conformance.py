@@ -7,12 +7,13 @@ verifier, and asserts the benchmark's own metric values, including its special c
 
 from __future__ import annotations
 
+import csv
 import os
 
 import pytest
 
-from bench_fixtures import image_struct, mcq_row, png_base64, write_parquet, write_tsv
-from bench_scoring import boxed, run, subjects
+from bench_fixtures import decoded, image_list, image_struct, mcq_row, mmmu_row, png_base64, write_parquet, write_tsv
+from bench_scoring import boxed, run, subjects, verdicts
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -21,24 +22,39 @@ def approx(value: float) -> pytest.approx:
     return pytest.approx(value, abs=0.01)
 
 
-def test_mmmu_val_keeps_validation_rows_and_scores_per_subject(tmp_path):
-    two_images = str([png_base64(1), png_base64(2)])
+def test_mmmu_val_reads_the_real_files_quirks(tmp_path):
     write_tsv(tmp_path / "MMMU_DEV_VAL.tsv", [
-        mcq_row(1, "Dev item <image 1>", ["x", "y"], "A", split="dev", category="Art"),
-        mcq_row(2, 'Which "style" is shown in <image 1>?\nPick one.', ["Baroque", "Gothic", "Rococo"], "B",
-                split="validation", category="Art", hint="Look at the arches."),
-        {"index": 3, "question": "Compare <image 1> and <image 2>: what is the ratio?", "answer": "12.5",
-         "image": two_images, "split": "validation", "category": "Math"},
-    ])
-    _, samples, prompts, figures, metrics = run("mmmu_val", tmp_path, {"2": boxed("B"), "3": boxed("13")})
+        mmmu_row("dev_Art_1", 1, "Dev item <image 1>", ["x", "y"], "A"),
+        # As in the real validation_Geography_15: option D is the text "None", and it is the answer.
+        mmmu_row("validation_Geography_15", 2, "Which of these\tregions\nhas no desert?",
+                 ["Asia", "Africa", "N/A", "None"], "D"),
+        mmmu_row("validation_Art_3", 3, "Compare <image 2> with <image 1>.", ["<image 3>", "neither"], "A",
+                 image=image_list(31, 32, 33)),
+        mmmu_row("validation_Art_4", 4, "Is <image 1> the same as <image 1> mirrored?", ["yes", "no"], "B",
+                 image="2"),  # a repeated image is stored once: this row holds the index of row 2
+        mmmu_row("validation_Math_5", 5, "What is the ratio shown in <image 1>?", [], "['24/7', '3.429']",
+                 question_type="open"),
+    ], quoting=csv.QUOTE_ALL)
+    responses = {"validation_Geography_15": boxed("D"), "validation_Art_3": boxed("A"),
+                 "validation_Art_4": boxed("A"), "validation_Math_5": boxed("24/7")}
+    _, samples, prompts, figures, metrics = run("mmmu_val", tmp_path, responses)
+    by_id = {s.id: s for s in samples}
 
-    assert [s.id for s in samples] == ["2", "3"]
-    assert [s.answer_type for s in samples] == ["mcq", "number"]
-    assert len(samples[1].images) == 2
-    assert prompts["2"].startswith("Hint: Look at the arches.\nQuestion: Which \"style\" is shown in <image 1>?\nPick one.")
-    assert "Options:\nA. Baroque\nB. Gothic\nC. Rococo\n" in prompts["2"]
-    assert "Options" not in prompts["3"] and prompts["3"].endswith("\\boxed{}.")
-    assert subjects(figures) == {"Art": approx(100.0), "Math": approx(0.0)}
+    assert list(by_id) == ["validation_Geography_15", "validation_Art_3", "validation_Art_4", "validation_Math_5"]
+    geography = by_id["validation_Geography_15"]
+    assert geography.choices == {"A": "Asia", "B": "Africa", "C": "N/A", "D": "None"}
+    assert (geography.answer, geography.answer_type) == ("D", "mcq")
+    assert geography.question == "Which of these\tregions\nhas no desert?"
+    assert prompts["validation_Geography_15"].startswith("Question: Which of these\tregions\nhas no desert?\nOptions:\n")
+    assert "C. N/A\nD. None\n" in prompts["validation_Geography_15"]
+    # One image per tag, in the order question then options name them.
+    assert [image.tobytes() for image in by_id["validation_Art_3"].images] == [decoded(32), decoded(31), decoded(33)]
+    assert [image.tobytes() for image in by_id["validation_Art_4"].images] == [decoded(2), decoded(2)]
+    open_item = by_id["validation_Math_5"]
+    assert (open_item.answer, open_item.meta["accepted_answers"]) == ("24/7", ["24/7", "3.429"])
+    assert open_item.choices == {} and "Options" not in prompts["validation_Math_5"]
+    assert [verdicts(tmp_path / "run-mmmu_val")[s.id]["correct"] for s in samples] == [True, True, False, True]
+    assert subjects(figures) == {"Art": approx(50.0), "Geography": approx(100.0), "Math": approx(100.0)}
 
 
 def test_mmmu_pro_standard_offers_ten_options(tmp_path):
@@ -66,20 +82,33 @@ def test_mmmu_pro_vision_shows_only_the_screenshot_instruction(tmp_path):
     assert subjects(figures) == {"Art": approx(100.0)}
 
 
-def test_emma_mini_formats_context_options_and_open_questions(tmp_path):
-    write_tsv(tmp_path / "EMMA_MINI.tsv", [
-        mcq_row(30, "Which molecule is chiral?", ["CH4", "CHFClBr"], "B", type="MCQ",
-                context="Consider the molecules shown.", category="Chemistry"),
-        {"index": 31, "question": "How many cubes are hidden?", "answer": "4", "type": "Open",
-         "image": png_base64(31), "category": "Math"},
-    ])
-    _, samples, prompts, figures, metrics = run("emma_mini", tmp_path, {"30": boxed("B"), "31": boxed("4")})
+def _emma_row(pid: str, subject: str, kind: str, question: str, answer: str, options: list[str],
+              context: str = "", images: int = 1) -> dict:
+    """One row of the publisher's EMMA-mini parquet files (luckychao/EMMA-mini, split test)."""
+    row = {"pid": pid, "question": question, "options": options, "answer": answer, "solution": "",
+           "subject": subject, "task": "", "category": "", "source": "", "type": kind, "context": context}
+    row.update({f"image_{n}": image_struct(int(pid.split("_")[1]) * 10 + n) if n <= images else None
+                for n in range(1, 6)})
+    return row
 
-    assert [s.answer_type for s in samples] == ["mcq", "number"]
-    assert prompts["30"].startswith("Consider the molecules shown.\n\nWhich molecule is chiral?")
-    assert "A: CH4\nB: CHFClBr" in prompts["30"] and "step by step" in prompts["30"]
-    assert "single word or phrase" in prompts["31"]
-    assert subjects(figures) == {"Chemistry": approx(100.0), "Math": approx(100.0)}
+
+def test_emma_mini_reads_the_publishers_parquet_and_orders_images_by_tag(tmp_path):
+    write_parquet(tmp_path / "EMMA-mini_test.parquet", [
+        _emma_row("chem_3", "Chemistry", "Multiple Choice", "Which molecule is chiral?", "B",
+                  ["CH4", "<image_2>"], context="Consider <image_1>.", images=2),
+        _emma_row("math_4", "Math", "Open-ended", "How many cubes are hidden in <image_1>?", "4", []),
+    ])
+    _, samples, prompts, figures, metrics = run("emma_mini", tmp_path, {"chem_3": boxed("B"), "math_4": boxed("5")})
+
+    assert [(s.answer, s.answer_type) for s in samples] == [("B", "mcq"), ("4", "number")]
+    assert [len(s.images) for s in samples] == [2, 1]
+    assert prompts["chem_3"] == ("Consider <image_1>.\nWhich molecule is chiral?\nA: CH4\nB: <image_2>\n\n"
+                                 "Answer with the option's letter from the given choices and put the letter in one "
+                                 "\"\\boxed{}\". Please solve the problem step by step.")
+    assert prompts["math_4"] == ("How many cubes are hidden in <image_1>?\nAnswer the question using a single word "
+                                 "or phrase and put the answer in one \"\\boxed{}\". Please solve the problem "
+                                 "step by step.")
+    assert subjects(figures) == {"Chemistry": approx(100.0), "Math": approx(0.0)}
 
 
 def test_mmk12_reads_hugging_face_parquet_with_image_structs(tmp_path):
@@ -214,16 +243,15 @@ def test_mathverse_vision_only_reads_literal_metadata(tmp_path):
 def test_mathvision_lists_options_only_for_choice_problems(tmp_path):
     write_tsv(tmp_path / "MathVision.tsv", [
         {"index": 1, "image": png_base64(90), "question": "Which cube is different?",
-         "choices": "['1', '2', '3', '4', '5']", "answer": "C", "category": "solid geometry", "level": "2"},
+         "choices": "['1', '2', '3', '4', '5']", "answer": "C", "category": "solid geometry"},
         {"index": 2, "image": png_base64(91), "question": "How many triangles are there?",
-         "choices": "[]", "answer": "7", "category": "counting", "level": "1"},
+         "choices": "[]", "answer": "7", "category": "counting"},
     ])
     _, samples, prompts, figures, metrics = run("mathvision", tmp_path, {"1": boxed("C"), "2": boxed("8")})
 
     assert [s.answer_type for s in samples] == ["mcq", "number"]
     assert "(E) 5" in prompts["1"] and "Options" not in prompts["2"]
     assert subjects(figures) == {"counting": approx(0.0), "solid geometry": approx(100.0)}
-    assert metrics["by_level"] == {"1": approx(0.0), "2": approx(100.0)}
 
 
 def _wemath_rows(problem_id: str, steps: int, first_index: int) -> list[dict]:
@@ -318,7 +346,7 @@ def test_phyx_text_minimal_multiple_choice(tmp_path):
 
 
 def test_seephys_asks_for_significant_figures_when_given(tmp_path):
-    write_tsv(tmp_path / "SeePhys.tsv", [
+    write_tsv(tmp_path / "SeePhys_total.tsv", [
         {"index": 1, "image": png_base64(150), "question": "Find g on this planet (m/s^2).", "answer": "9.81",
          "sig_figs": "3", "language": "English", "level": "High School", "subject": "Mechanics"},
         {"index": 2, "image": png_base64(151), "question": "How many field lines cross the loop?", "answer": "4",

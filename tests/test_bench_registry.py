@@ -59,4 +59,28 @@ def test_data_list_shows_every_benchmark_and_its_status(tmp_path, capsys):
     listed = {line.split()[0]: line for line in lines[1:] if line.strip() and not line.startswith("data directory")}
     assert set(ALL) <= set(listed)
     assert " present " in listed["mmstar"] and " missing " in listed["wemath"]
-    assert "md5:521afc0f3bf3" in listed["mmmu_val"]
+    assert "md5:585e8ad75e73" in listed["mmmu_val"]
+
+
+PUBLISHED_MD5 = {  # VLMEvalKit's DATASET_MD5 (and MME-Reasoning's DATASET_MD), as docs/benchmarks.md records
+    "mmmu_val": "585e8ad75e73f75dcad265dfd0417d64", "mmmu_pro_standard": "22cee868fe6b680d14b99bfff6db8172",
+    "mmmu_pro_vision": "d01441a87b3dbe721b5a04652ae38009", "mmstar": "e1ecd2140806c1b1bbf54b43372efb9e",
+    "mmbench_en_v11": "30c05be8f2f347a50be25aa067248184", "hallusionbench": "0c23ac0dc9ef46832d7a24504f2a0c7c",
+    "mathvista_testmini": "f199b98e178e5a2a20e7048f5dcb0464",
+    "mathverse_vision_only": "68a11d4680014ac881fa37adeadea3a4", "mathvision": "93f6de14f7916e598aa1b7165589831e",
+    "wemath": "b5e969a075f01290a542411fb7766388", "visulogic": "b0820b5ec1e01dfe3951927f0def73b6",
+    "logicvista": "41c5d33adf33765c399e0e6ae588c061", "mme_reasoning": "b243f44778782d3821523689f6b40a1e",
+    "seephys": "c19612ca99cc8c1351b6c3aa556d25b8",
+}
+NO_PUBLISHED_CHECKSUM = ("emma_mini", "mmk12", "phyx_mc_text_minimal")
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_MD5))
+def test_pinned_checksum_is_the_published_one(name):
+    assert registry()[name].source.md5 == PUBLISHED_MD5[name]
+
+
+@pytest.mark.parametrize("name", NO_PUBLISHED_CHECKSUM)
+def test_a_source_without_a_published_checksum_pins_none(name):
+    source = registry()[name].source
+    assert source.md5 is None and source.sha256 is None

@@ -152,12 +152,13 @@ def test_missing_data_file_names_the_file_and_the_fetch_command(tmp_path, capsys
     assert str(tmp_path / "absent.tsv") in err
 
 
-def test_missing_column_names_the_file_row_and_column(tmp_path, capsys):
+def test_missing_column_names_the_definition_the_file_and_its_columns(tmp_path, capsys):
     _write_tsv(tmp_path / "tiny.tsv", [{"index": 0, "question": "q", "A": "x", "B": "y", "image": _png_b64("red")}])
     spec = _bench_file(tmp_path, "tiny.tsv")
     code = cli_main(["run", "--bench", str(spec), "--data-dir", str(tmp_path), "--model", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code == 2 and "row 1" in err and "'answer'" in err
+    assert code == 2 and f"{spec}: columns.answer names column 'answer'" in err
+    assert "tiny.tsv does not have; its columns are: index, question, A, B, image" in err
 
 
 @pytest.mark.parametrize("argv, message", [

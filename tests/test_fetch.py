@@ -236,3 +236,51 @@ def test_cli_fetch_exit_status_follows_verification(server, tsv_bytes, tmp_path,
 def test_cli_fetch_rejects_an_unknown_benchmark(capsys):
     assert _cli(["data", "fetch", "no_such_bench"]) == 2
     assert "unknown benchmark 'no_such_bench'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("file", ["../../escaped.tsv", "ABSOLUTE"])
+def test_cli_fetch_refuses_a_definition_whose_file_leaves_the_data_dir(server, tsv_bytes, tmp_path, capsys, file):
+    handler, base = server
+    handler.routes["/Tiny.tsv"] = ("ok", tsv_bytes)
+    target = str(tmp_path / "escaped.tsv") if file == "ABSOLUTE" else file
+    definition = tmp_path / "tiny.yaml"
+    definition.write_text(yaml.safe_dump({"name": "tiny", "source": {
+        "format": "tsv", "file": target, "url": f"{base}/Tiny.tsv", "md5": hashlib.md5(tsv_bytes).hexdigest()}}))
+
+    status = _cli(["data", "fetch", str(definition), "--data-dir", str(tmp_path / "data" / "bench")])
+
+    message = capsys.readouterr().err.strip()
+    assert status == 2 and len(message.splitlines()) == 1
+    assert str(definition) in message and "inside the data directory" in message
+    assert handler.hits == [] and not (tmp_path / "escaped.tsv").exists()
+
+
+def test_cli_fetch_refuses_a_checksum_yaml_reads_as_a_number(server, tsv_bytes, tmp_path, capsys):
+    handler, base = server
+    handler.routes["/Tiny.tsv"] = ("ok", tsv_bytes)
+    definition = tmp_path / "tiny.yaml"
+    definition.write_text(f"name: tiny\nsource:\n  format: tsv\n  file: Tiny.tsv\n  url: {base}/Tiny.tsv\n"
+                          f"  sha256: {'7' * 64}\n")
+
+    status = _cli(["data", "fetch", str(definition), "--data-dir", str(tmp_path / "data")])
+
+    message = capsys.readouterr().err
+    assert status == 2 and str(definition) in message and "source.sha256 must be text (quote it)" in message
+    assert handler.hits == [] and leftovers(tmp_path / "data") == []
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_a_downloaded_file_gets_the_permissions_the_umask_gives(server, tsv_bytes, tmp_path, umask, mode):
+    import os
+    import stat
+
+    handler, base = server
+    handler.routes["/Tiny.tsv"] = ("ok", tsv_bytes)
+    previous = os.umask(umask)
+    try:
+        result = fetch_benchmark(tiny_spec(f"{base}/Tiny.tsv", tsv_bytes), tmp_path / "data")
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE((tmp_path / "data" / "Tiny.tsv").stat().st_mode) == mode
+    assert result.verified

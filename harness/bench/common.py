@@ -73,5 +73,5 @@ def accuracy_by_l2_category(rows: list[ScoredItem]) -> dict:
 
 
 def accuracy_by_level(rows: list[ScoredItem]) -> dict:
-    """Accuracy per difficulty level (MathVision `level`, SeePhys `level`)."""
+    """Accuracy per difficulty level (SeePhys `level`)."""
     return {"by_level": accuracy_table(rows, lambda row: meta_text(row, "level") or None)}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.bench.spec import BenchmarkSpec
+from harness.bench.spec import BenchmarkSpec, mapped_columns
 
 CHUNK_BYTES = 1 << 20
 USER_AGENT = "harness-data-fetch"
@@ -74,19 +74,12 @@ def manual_instructions(spec: BenchmarkSpec, path: Path) -> str:
     if spec.source.hf_dataset:
         lines.append(f"  upstream dataset: {spec.source.hf_dataset}; "
                      f"export it as {spec.source.format} with the columns this benchmark maps: "
-                     f"{', '.join(_mapped_columns(spec))}")
+                     f"{', '.join(dict.fromkeys(name for _, name in mapped_columns(spec)))}")
     checksum = expected_checksum(spec)
     if checksum:
         lines.append(f"  it must have {checksum[0]} {checksum[1]}; check with: harness data fetch {spec.name} "
                      f"--data-dir {path.parent} (verifies a file already in place)")
     return "\n".join(lines)
-
-
-def _mapped_columns(spec: BenchmarkSpec) -> list[str]:
-    names: list[str] = []
-    for value in spec.columns.values():
-        names.extend(value if isinstance(value, list) else [value])
-    return [str(name) for name in names]
 
 
 def verify_existing(spec: BenchmarkSpec, path: Path) -> FetchResult:
@@ -134,10 +127,18 @@ def fetch_benchmark(spec: BenchmarkSpec, data_dir: str | os.PathLike | None = No
                 f"checksum; it was discarded and {path} was left as it was\n"
                 f"  expected {algorithm} {checksum[1]}\n  actual   {algorithm} {actual}",
                 checksum[1], actual)
+        # mkstemp creates the file 0600; a data file gets what the user's umask gives any new file.
+        os.chmod(temp_path, 0o666 & ~_current_umask())
         os.replace(temp_path, path)
     finally:
         temp_path.unlink(missing_ok=True)
     return FetchResult(spec.name, path, "downloaded", algorithm, actual, verified=checksum is not None)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _download(spec: BenchmarkSpec, path: Path, out, algorithm: str, timeout_s: float,

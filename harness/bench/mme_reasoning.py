@@ -1,4 +1,4 @@
-"""MME-Reasoning: question kinds, and accuracy per reasoning type, capability and difficulty.
+"""MME-Reasoning: question kinds, and accuracy per reasoning type and capability.
 
 Choice and open questions are scored by the rule verifier. Puzzle items whose upstream scorer is a
 dedicated function (`function_id`: sudoku, hashi, 24-points, ...) need that function's checker;
@@ -30,7 +30,6 @@ def tables(rows: list[ScoredItem]) -> dict:
     return {
         "by_reasoning_type": accuracy_table(rows, lambda r: meta_text(r, "reasoning_type") or None),
         "by_capability": accuracy_table(rows, lambda r: meta_text(r, "capability") or None),
-        "by_difficulty": accuracy_table(rows, lambda r: meta_text(r, "difficulty") or None),
         "by_scoring": accuracy_table(
             rows, lambda r: "rule" if r.meta.get("rule_scorable", True) else "function_checker"),
     }
