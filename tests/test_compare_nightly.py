@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from harness.cli import nightly as cli_nightly
 from tests.runfixtures import RunSpec, make_items, random_outcomes, write_run
@@ -27,13 +28,18 @@ def test_nightly_writes_report_and_comparison_and_passes_without_regression(tmp_
     assert nightly(["--baseline", str(base), "--out", str(new)]) == 0
     for name in ("report.html", "compare.md", "compare.html"):
         assert (new / name).stat().st_size > 0
-    assert "base" in (new / "report.html").read_text()  # both runs are in the report
+    page = (new / "report.html").read_text()
+    # The header lists the run directories it shows, and each run gets its own section.
+    assert re.search(r"2 runs:\s*<code>base</code>, <code>new</code></p>", page)
+    assert '<section id="run-2" class="run">' in page and '<section id="run-3"' not in page
 
 
 def test_nightly_fails_the_job_on_a_regression(tmp_path):
     base, new = runs(tmp_path, 2)
     assert nightly(["--baseline", str(base), "--out", str(new)]) == 1
-    assert "REGRESSION" in (new / "compare.md").read_text()
+    markdown = (new / "compare.md").read_text()
+    assert "REGRESSION in: sample" in markdown and "| p (raw) | p (Holm) |" in markdown
+    assert "<th>p (raw)</th><th>p (Holm)</th>" in (new / "compare.html").read_text()
 
 
 def test_nightly_reports_a_failed_run_with_its_own_status(tmp_path):

@@ -118,3 +118,59 @@ def test_bad_alpha_is_a_clear_error(tmp_path, capsys):
     base, new = pair(tmp_path)
     assert run_cli([str(base), str(new), "--alpha", "5"]) == 2
     assert "--alpha must be between 0 and 1" in capsys.readouterr().err
+
+
+def suite(tmp_path, lost_in_first: int, *, names=("alpha", "beta", "gamma", "delta"), n: int = 200):
+    """Runs of several benchmarks, single samples, all right in BASE; NEW loses `lost_in_first` items of the first."""
+    items = [item for name in names for item in make_items(name, n)]
+    base = {(i["benchmark"], i["id"]): [True] for i in items}
+    lost = {("alpha", i["id"]) for i in make_items("alpha", n)[:lost_in_first]}
+    new = {key: [key not in lost] for key in base}
+    return (write_run(tmp_path / "base", RunSpec(items=items, outcomes=base, samples=1)),
+            write_run(tmp_path / "new", RunSpec(items=items, outcomes=new, samples=1)))
+
+
+def test_a_drop_significant_only_before_holm_does_not_fail_the_gate(tmp_path, capsys):
+    base, new = suite(tmp_path, 7)  # McNemar p = 2 / 2^7 = 0.0156 raw; Holm over 4 benchmarks: 0.0625
+    result = compare_runs(load_run(base), load_run(new)).benchmarks[0]
+    assert result.overall.paired.difference == -3.5
+    assert result.overall.paired.p_value == 2 / 2**7 and result.adjusted_p_value == 4 * 2 / 2**7
+    assert not result.regression
+    assert run_cli([str(base), str(new), "--fail-on-regression"]) == 0
+    out = capsys.readouterr().out
+    assert "REGRESSION" not in out and "Holm over the 4 benchmarks tested" in out
+
+
+def test_a_drop_that_survives_holm_still_fails_the_gate(tmp_path, capsys):
+    base, new = suite(tmp_path, 12)  # raw p = 2 / 2^12; Holm: 4 times that, well below 0.05
+    assert run_cli([str(base), str(new), "--fail-on-regression"]) == 1
+    out = capsys.readouterr().out
+    assert "| alpha | 100.0 | 94.0 | -6.0 |" in out and "REGRESSION in: alpha" in out
+
+
+def test_markdown_and_html_show_raw_and_adjusted_p_values(tmp_path, capsys):
+    base, new = suite(tmp_path, 7)
+    assert run_cli([str(base), str(new)]) == 0
+    header = "| benchmark | BASE % | NEW % | Δ pts | 95% CI | p (raw) | p (Holm) | test (items, lost/gained) | verdict |"
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| alpha |")][0]
+    assert header in to_markdown(compare_runs(load_run(base), load_run(new)))
+    assert row.split(" | ")[5:7] == ["0.0156", "0.0625"]
+    page = (new / "compare.html").read_text()
+    assert "<th>p (raw)</th><th>p (Holm)</th>" in page
+    assert "<td>0.0156</td><td>0.0625</td>" in page
+
+
+def test_a_collapsing_subject_never_fails_the_gate_and_is_marked_uncorrected(tmp_path, capsys):
+    items = make_items("sample", 200)  # subjects alternate: algebra, geometry
+    base = {(i["benchmark"], i["id"]): [i["subject"] == "algebra"] for i in items}
+    new = {(i["benchmark"], i["id"]): [i["subject"] == "geometry"] for i in items}
+    base_dir = write_run(tmp_path / "base", RunSpec(items=items, outcomes=base, samples=1))
+    new_dir = write_run(tmp_path / "new", RunSpec(items=items, outcomes=new, samples=1))
+    result = compare_runs(load_run(base_dir), load_run(new_dir)).benchmarks[0]
+    algebra = [side for side in result.subjects if side.name == "algebra"][0]
+    assert algebra.paired.difference == -100.0 and algebra.paired.p_value < 1e-20
+    assert run_cli([str(base_dir), str(new_dir), "--fail-on-regression"]) == 0
+    out = capsys.readouterr().out
+    assert "| subject | BASE % | NEW % | Δ pts | 95% CI | p (uncorrected) | test |" in out
+    assert "not corrected for multiple comparisons and never fail the gate" in out
+    assert "<th>p (uncorrected)</th>" in (new_dir / "compare.html").read_text()

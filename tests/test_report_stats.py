@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.metrics.stats import avg_at_k, mcnemar_exact, paired_difference
+from harness.metrics.stats import avg_at_k, holm_adjust, mcnemar_exact, paired_difference
 
 NaN = float("nan")
 
@@ -76,3 +76,19 @@ def test_paired_bootstrap_detects_a_large_drop():
 def test_misaligned_matrices_are_refused():
     with pytest.raises(ValueError, match="aligned items"):
         paired_difference(np.zeros((3, 1)), np.zeros((4, 1)))
+
+
+def test_holm_adjusts_step_down_in_the_order_given():
+    # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept monotone at 0.06
+    assert holm_adjust([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_holm_caps_at_one_and_leaves_a_single_test_alone():
+    assert holm_adjust([0.3, 0.5, 0.9]) == [pytest.approx(0.9), 1.0, 1.0]
+    assert holm_adjust([0.012]) == [0.012]
+    assert holm_adjust([]) == []
+
+
+def test_holm_refuses_what_is_not_a_p_value():
+    with pytest.raises(ValueError, match=r"p-values must lie in \[0, 1\], got nan"):
+        holm_adjust([0.1, NaN])

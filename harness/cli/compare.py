@@ -1,9 +1,11 @@
 """`harness compare BASE NEW`: paired per-benchmark comparison; exits 1 on a significant regression.
 
 Exit status: 0 when nothing regressed; 1 with --fail-on-regression when a benchmark dropped by more
-than --threshold points with p < --alpha; 2 when the runs cannot be read, or, with
---fail-on-regression, when a benchmark of BASE could not be checked in NEW (different data or
-definition, no shared items, or missing): a nightly job must not pass on a check it did not make.
+than --threshold points with a p-value below --alpha after Holm's adjustment across the benchmarks
+compared (so --alpha bounds the chance that an unchanged checkpoint fails); 2 when the runs cannot
+be read, or, with --fail-on-regression, when a benchmark of BASE could not be checked in NEW
+(different data or definition, no shared items, or missing): a nightly job must not pass on a check
+it did not make.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 on a significant drop")
     parser.add_argument("--threshold", type=float, default=1.0, metavar="PTS",
                         help="a drop must exceed this many accuracy points to count (default 1.0)")
-    parser.add_argument("--alpha", type=float, default=0.05, metavar="A", help="significance level (default 0.05)")
+    parser.add_argument("--alpha", type=float, default=0.05, metavar="A",
+                        help="family-wise significance level across the benchmarks, Holm-adjusted (default 0.05)")
     parser.add_argument("--html", default=None, metavar="PATH",
                         help="where to write the HTML page (default: NEW/compare.html)")
 

@@ -32,7 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", required=True, metavar="BASE", help="the baseline run directory")
     parser.add_argument("--out", required=True, metavar="NEW", help="tonight's run directory")
     parser.add_argument("--threshold", type=float, default=1.0, metavar="PTS", help="drop that counts (default 1.0)")
-    parser.add_argument("--alpha", type=float, default=0.05, metavar="A", help="significance level (default 0.05)")
+    parser.add_argument("--alpha", type=float, default=0.05, metavar="A",
+                        help="family-wise significance level across the benchmarks, Holm-adjusted (default 0.05)")
     parser.add_argument("run_args", nargs=argparse.REMAINDER, metavar="-- RUN_ARGS",
                         help="arguments for `harness run` (omit to check an existing NEW)")
 

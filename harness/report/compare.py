@@ -2,24 +2,31 @@
 
 Two runs are only compared on what they share: the same benchmark definition, the same data (by
 fingerprint) and the same items. Anything else is reported as incomparable with the reason, never
-silently compared. Significance comes from paired tests over items (stats.paired_difference).
+silently compared. Significance comes from paired tests over items (stats.paired_difference), and
+the regression verdict from their p-values adjusted with Holm's step-down across the benchmarks of
+the comparison (apply_gate), so that a suite of many benchmarks does not fail an unchanged checkpoint
+on many nights.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from harness.report.render import render
 from harness.rundir import Run
-from harness.metrics.stats import Accuracy, PairedDifference, avg_at_k, item_accuracy, paired_difference
+from harness.metrics.stats import (Accuracy, PairedDifference, avg_at_k, holm_adjust, item_accuracy,
+                                   paired_difference)
 from harness.metrics.figures import correctness, item_ids, subject_of
 
 COMPARED = "compared"
 INCOMPARABLE = "incomparable"
 ONLY_BASE = "only in BASE"
 ONLY_NEW = "only in NEW"
+SUBJECTS_UNCORRECTED = ("Subject rows are descriptive: their p-values are not corrected for multiple comparisons "
+                        "and never fail the gate.")
 
 
 @dataclass
@@ -52,6 +59,7 @@ class BenchmarkComparison:
     overall: Side | None = None
     subjects: list[Side] = field(default_factory=list)
     flips: list[Flip] = field(default_factory=list)
+    adjusted_p_value: float | None = None  # Holm across the comparison's benchmarks (apply_gate)
     regression: bool = False
 
 
@@ -66,6 +74,11 @@ class Comparison:
     @property
     def regressions(self) -> list[BenchmarkComparison]:
         return [b for b in self.benchmarks if b.regression]
+
+    @property
+    def family_size(self) -> int:
+        """How many benchmarks the Holm adjustment ran over (those with a paired test)."""
+        return sum(b.adjusted_p_value is not None for b in self.benchmarks)
 
     @property
     def unchecked(self) -> list[BenchmarkComparison]:
@@ -100,36 +113,70 @@ def _side(name: str, base_matrix: np.ndarray, new_matrix: np.ndarray) -> Side:
     return Side(name, avg_at_k(base_matrix), avg_at_k(new_matrix), paired)
 
 
-def compare_benchmark(base: Run, new: Run, benchmark: str, threshold: float, alpha: float) -> BenchmarkComparison:
-    title = base.info(benchmark).title
+def compare_matrices(benchmark: str, title: str, base_matrix: np.ndarray, new_matrix: np.ndarray, *,
+                     item_ids: Sequence[str] | None = None,
+                     subjects: Sequence[str] | None = None) -> BenchmarkComparison:
+    """Compare one benchmark from its items x samples matrices (rows aligned; 1/0/NaN).
+
+    This is everything `compare` computes per benchmark once the shared items are known; the
+    regression verdict needs the other benchmarks too and comes from `apply_gate`. `item_ids` and
+    `subjects` (one per row) name the flipped items and give the subject rows.
+    """
     result = BenchmarkComparison(benchmark, title, COMPARED)
-    reasons, result.notes = _mismatch(base, new, benchmark)
+    result.overall = _side(title, base_matrix, new_matrix)
+    n_rows = len(base_matrix)
+    if subjects is not None:
+        rows_of: dict[str, list[int]] = {}
+        for row, subject in enumerate(subjects):
+            rows_of.setdefault(subject or "(none)", []).append(row)
+        if len(rows_of) > 1:
+            result.subjects = [_side(name, base_matrix[rows], new_matrix[rows])
+                               for name, rows in sorted(rows_of.items())]
+    base_rates, new_rates = item_accuracy(base_matrix), item_accuracy(new_matrix)
+    with np.errstate(invalid="ignore"):
+        flipped = (base_rates >= 0.5) != (new_rates >= 0.5)
+    flipped &= ~(np.isnan(base_rates) | np.isnan(new_rates))
+    names = item_ids if item_ids is not None else [str(row) for row in range(n_rows)]
+    for row in np.flatnonzero(flipped):
+        result.flips.append(Flip(names[row], subjects[row] if subjects is not None else "",
+                                 float(base_rates[row]), float(new_rates[row])))
+    return result
+
+
+def compare_benchmark(base: Run, new: Run, benchmark: str) -> BenchmarkComparison:
+    """Compare one benchmark of two runs on the items both hold, or say why it cannot be compared."""
+    title = base.info(benchmark).title
+    reasons, notes = _mismatch(base, new, benchmark)
     base_ids, new_ids = item_ids(base, benchmark), item_ids(new, benchmark)
     new_set = set(new_ids)
     common = [item_id for item_id in base_ids if item_id in new_set]
     if not common:
         reasons.append(f"no items in common ({len(base_ids)} in BASE, {len(new_ids)} in NEW)")
     if reasons:
-        result.status, result.reasons = INCOMPARABLE, reasons
-        return result
+        return BenchmarkComparison(benchmark, title, INCOMPARABLE, reasons=reasons, notes=notes)
     if len(common) < max(len(base_ids), len(new_ids)):
-        result.notes.append(f"compared on the {len(common)} shared items "
-                            f"(BASE has {len(base_ids)}, NEW has {len(new_ids)})")
-    base_matrix, new_matrix = correctness(base, benchmark, common), correctness(new, benchmark, common)
-    result.overall = _side(title, base_matrix, new_matrix)
-    subjects: dict[str, list[int]] = {}
-    for row, item_id in enumerate(common):
-        subjects.setdefault(subject_of(base, benchmark, item_id) or "(none)", []).append(row)
-    if len(subjects) > 1:
-        result.subjects = [_side(name, base_matrix[rows], new_matrix[rows]) for name, rows in sorted(subjects.items())]
-    base_rates, new_rates = item_accuracy(base_matrix), item_accuracy(new_matrix)
-    for row, item_id in enumerate(common):
-        b, n = base_rates[row], new_rates[row]
-        if not (np.isnan(b) or np.isnan(n)) and (b >= 0.5) != (n >= 0.5):
-            result.flips.append(Flip(item_id, subject_of(base, benchmark, item_id), float(b), float(n)))
-    paired = result.overall.paired
-    result.regression = bool(paired and paired.difference < -threshold and paired.p_value < alpha)
+        notes.append(f"compared on the {len(common)} shared items "
+                     f"(BASE has {len(base_ids)}, NEW has {len(new_ids)})")
+    result = compare_matrices(benchmark, title, correctness(base, benchmark, common),
+                              correctness(new, benchmark, common), item_ids=common,
+                              subjects=[subject_of(base, benchmark, item_id) for item_id in common])
+    result.notes = notes
     return result
+
+
+def apply_gate(benchmarks: Sequence[BenchmarkComparison], *, threshold: float, alpha: float) -> None:
+    """Set each compared benchmark's Holm-adjusted p-value and its regression verdict.
+
+    The family is every benchmark of the comparison with a paired test: Holm across them keeps the
+    chance that an unchanged checkpoint fails the gate at most alpha (stats.holm_adjust says why
+    Holm). A regression is a drop of more than `threshold` points whose adjusted p-value is below
+    alpha. Subject rows are not in the family and never fail the gate.
+    """
+    tested = [b for b in benchmarks if b.overall is not None and b.overall.paired is not None]
+    adjusted = holm_adjust([b.overall.paired.p_value for b in tested])
+    for result, p_value in zip(tested, adjusted):
+        result.adjusted_p_value = p_value
+        result.regression = result.overall.paired.difference < -threshold and p_value < alpha
 
 
 def compare_runs(base: Run, new: Run, *, threshold: float = 1.0, alpha: float = 0.05) -> Comparison:
@@ -144,10 +191,11 @@ def compare_runs(base: Run, new: Run, *, threshold: float = 1.0, alpha: float = 
             results.append(BenchmarkComparison(benchmark, base.info(benchmark).title, ONLY_BASE,
                                                reasons=["not in NEW"]))
         else:
-            results.append(compare_benchmark(base, new, benchmark, threshold, alpha))
+            results.append(compare_benchmark(base, new, benchmark))
     for benchmark in new.benchmark_names():
         if benchmark not in base.benchmark_names():
             results.append(BenchmarkComparison(benchmark, new.info(benchmark).title, ONLY_NEW, reasons=["not in BASE"]))
+    apply_gate(results, threshold=threshold, alpha=alpha)
     return Comparison(base, new, threshold, alpha, results)
 
 
@@ -162,6 +210,7 @@ def _p(value: float) -> str:
 
 
 def _cells(side: Side) -> list[str]:
+    """BASE %, NEW %, the difference and its interval, the raw p-value, and the test that gave it."""
     paired = side.paired
     if paired is None:
         return [_num(side.base.mean), _num(side.new.mean), "–", "–", "–", "–"]
@@ -170,6 +219,13 @@ def _cells(side: Side) -> list[str]:
         f"[{_num(paired.ci95[0], signed=True)}, {_num(paired.ci95[1], signed=True)}]",
         _p(paired.p_value), f"{paired.test} (n={paired.n_items}, −{paired.base_only}/+{paired.new_only})",
     ]
+
+
+def _benchmark_cells(result: BenchmarkComparison) -> list[str]:
+    """A benchmark row: `_cells` of its overall side with the Holm-adjusted p-value after the raw one."""
+    cells = _cells(result.overall)
+    adjusted = "–" if result.adjusted_p_value is None else _p(result.adjusted_p_value)
+    return [*cells[:5], adjusted, *cells[5:]]
 
 
 def _md(text: str) -> str:
@@ -183,24 +239,26 @@ def to_markdown(comparison: Comparison, max_flips: int = 20) -> str:
         f"# compare: {_md(new.label)} vs {_md(base.label)}",
         "",
         f"BASE `{_md(base.path)}` · NEW `{_md(new.path)}` · regression = drop > {comparison.threshold:g} points "
-        f"with p < {comparison.alpha:g}",
+        f"with Holm-adjusted p < {comparison.alpha:g} (Holm over the {comparison.family_size} benchmarks tested)",
         "",
-        "| benchmark | BASE % | NEW % | Δ pts | 95% CI | p | test (items, lost/gained) | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "| benchmark | BASE % | NEW % | Δ pts | 95% CI | p (raw) | p (Holm) | test (items, lost/gained) | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for result in comparison.benchmarks:
         if result.overall is None:
-            lines.append(f"| {_md(result.title)} | – | – | – | – | – | – | **{result.status}**: {_md('; '.join(result.reasons))} |")
+            lines.append(f"| {_md(result.title)} | – | – | – | – | – | – | – | "
+                         f"**{result.status}**: {_md('; '.join(result.reasons))} |")
             continue
         verdict = "**REGRESSION**" if result.regression else "ok"
-        lines.append("| " + " | ".join([_md(result.title), *_cells(result.overall), verdict]) + " |")
+        lines.append("| " + " | ".join([_md(result.title), *_benchmark_cells(result), verdict]) + " |")
     for result in comparison.benchmarks:
         if not (result.subjects or result.flips or result.notes):
             continue
         lines += ["", f"## {_md(result.title)}"]
         lines += [f"- note: {_md(note)}" for note in result.notes]
         if result.subjects:
-            lines += ["", "| subject | BASE % | NEW % | Δ pts | 95% CI | p | test |", "|---|---|---|---|---|---|---|"]
+            lines += ["", SUBJECTS_UNCORRECTED, "",
+                      "| subject | BASE % | NEW % | Δ pts | 95% CI | p (uncorrected) | test |", "|---|---|---|---|---|---|---|"]
             lines += ["| " + " | ".join([_md(side.name), *_cells(side)]) + " |" for side in result.subjects]
         if result.flips:
             lost = sum(f.base_rate >= 0.5 for f in result.flips)
@@ -219,4 +277,5 @@ def to_markdown(comparison: Comparison, max_flips: int = 20) -> str:
 
 
 def to_html(comparison: Comparison) -> str:
-    return render("compare.html.j2", comparison=comparison, cells=_cells, p=_p, num=_num)
+    return render("compare.html.j2", comparison=comparison, cells=_cells, benchmark_cells=_benchmark_cells,
+                  subjects_note=SUBJECTS_UNCORRECTED)
