@@ -64,10 +64,10 @@ def test_a_small_drop_is_not_significant(tmp_path):
     assert comparison.regressions == []
 
 
-def test_avg_at_k_runs_use_the_paired_bootstrap(tmp_path):
+def test_avg_at_k_runs_use_the_paired_t_test(tmp_path):
     base, new = pair(tmp_path, drop_every=2, samples=3)
     result = compare_runs(load_run(base), load_run(new)).benchmarks[0]
-    assert result.overall.paired.test == "paired-bootstrap" and result.regression
+    assert result.overall.paired.test == "paired-t" and result.regression
 
 
 def test_different_dataset_fingerprints_are_refused_not_compared(tmp_path, capsys):

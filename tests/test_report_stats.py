@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harness.metrics.stats import avg_at_k, holm_adjust, mcnemar_exact, paired_difference
+from harness.metrics.student_t import regularized_incomplete_beta, t_quantile, t_two_sided_p
 
 NaN = float("nan")
 
@@ -56,21 +57,51 @@ def test_single_samples_use_mcnemar_and_count_flips():
     assert result.ci95[1] < 0
 
 
-def test_avg_at_k_uses_a_paired_bootstrap_that_sees_no_change_as_no_change():
+def test_avg_at_k_uses_a_paired_t_test_that_sees_no_change_as_no_change():
     rng = np.random.default_rng(1)
     base = (rng.random((200, 5)) < 0.6).astype(float)
     result = paired_difference(base, base.copy())
-    assert result.test == "paired-bootstrap"
-    assert result.difference == 0.0 and result.p_value == 1.0
+    assert result.test == "paired-t"
+    assert result.difference == 0.0 and result.p_value == 1.0 and result.ci95 == (0.0, 0.0)
 
 
-def test_paired_bootstrap_detects_a_large_drop():
+def test_paired_t_is_the_t_test_of_the_per_item_mean_differences():
+    # Three items, two samples each: item differences (NEW - BASE) of +0, -50 and -100 points.
+    base = np.array([[1, 0], [1, 1], [1, 1]], dtype=float)
+    new = np.array([[0, 1], [1, 0], [0, 0]], dtype=float)
+    result = paired_difference(base, new)
+    deltas = np.array([0.0, -50.0, -100.0])
+    standard_error = np.std(deltas, ddof=1) / math.sqrt(3)  # 28.87
+    assert result.difference == pytest.approx(-50.0)
+    assert result.p_value == pytest.approx(t_two_sided_p(-50.0 / standard_error, 2))  # t = -1.732, 2 df
+    assert result.p_value == pytest.approx(1 - 1.7320508 / math.sqrt(2 + 3))  # the closed form for 2 df
+    half = 4.302653 * standard_error  # t(0.975, 2 df) from the tables
+    assert result.ci95 == (pytest.approx(max(-100, -50 - half)), pytest.approx(-50 + half, rel=1e-5))
+
+
+def test_paired_t_detects_a_large_drop():
     rng = np.random.default_rng(2)
     base = (rng.random((300, 3)) < 0.8).astype(float)
     new = (rng.random((300, 3)) < 0.5).astype(float)
     result = paired_difference(base, new)
     assert result.difference < -20 and result.p_value < 0.001
     assert result.ci95[0] < result.difference < result.ci95[1] < 0
+
+
+def test_paired_t_is_calibrated_under_no_change_for_avg_at_5():
+    # 2,000 A/A comparisons of 400 items (the smallest benchmark of the suite) with U-shaped item
+    # difficulties: a calibrated test rejects 5% of them (binomial standard error 0.5%).
+    rng = np.random.default_rng(3)
+    p = rng.beta(0.4, 0.6, size=400)[:, None]
+    rejections = sum(paired_difference((rng.random((400, 5)) < p).astype(float),
+                                       (rng.random((400, 5)) < p).astype(float)).p_value < 0.05
+                     for _ in range(2_000))
+    assert 80 <= rejections <= 120
+
+
+def test_an_item_alone_gives_no_evidence():
+    result = paired_difference(np.array([[1.0, 1.0]]), np.array([[0.0, 0.0]]))
+    assert result.difference == -100.0 and result.p_value == 1.0 and result.ci95 == (-100.0, 100.0)
 
 
 def test_misaligned_matrices_are_refused():
@@ -92,3 +123,30 @@ def test_holm_caps_at_one_and_leaves_a_single_test_alone():
 def test_holm_refuses_what_is_not_a_p_value():
     with pytest.raises(ValueError, match=r"p-values must lie in \[0, 1\], got nan"):
         holm_adjust([0.1, NaN])
+
+
+def test_t_tail_matches_closed_forms_and_printed_tables():
+    assert t_two_sided_p(1.0, 1) == pytest.approx(0.5)  # Cauchy: P(|T| >= 1) = 1/2
+    for t in (0.3, 1.5, 4.0):  # 2 df: P(|T| >= t) = 1 - t / sqrt(2 + t^2)
+        assert t_two_sided_p(t, 2) == pytest.approx(1 - t / math.sqrt(2 + t * t))
+    # Two-sided critical values from the t tables: 2.228 (10 df, 5%), 2.042 (30 df, 5%), 4.032 (5 df, 1%).
+    assert t_two_sided_p(2.228139, 10) == pytest.approx(0.05, abs=1e-6)
+    assert t_two_sided_p(2.042272, 30) == pytest.approx(0.05, abs=1e-6)
+    assert t_two_sided_p(4.032143, 5) == pytest.approx(0.01, abs=1e-7)
+    assert t_two_sided_p(1.959964, 1e7) == pytest.approx(0.05, abs=1e-6)  # the normal limit
+    assert t_two_sided_p(0.0, 20) == 1.0 and t_two_sided_p(-math.inf, 20) == 0.0
+
+
+def test_t_quantile_inverts_the_tail():
+    assert t_quantile(0.975, 10) == pytest.approx(2.228139, abs=1e-6)
+    assert t_quantile(0.975, 1) == pytest.approx(12.706205, abs=1e-5)
+    assert t_quantile(0.995, 5) == pytest.approx(4.032143, abs=1e-6)
+    assert t_quantile(0.5, 7) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_incomplete_beta_is_the_beta_cdf():
+    assert regularized_incomplete_beta(1, 1, 0.3) == pytest.approx(0.3)  # uniform
+    assert regularized_incomplete_beta(2, 1, 0.3) == pytest.approx(0.09)  # x^2
+    assert regularized_incomplete_beta(2, 3, 0.4) == pytest.approx(0.5248)  # 6x^2 - 8x^3 + 3x^4
+    with pytest.raises(ValueError, match="0 <= x <= 1"):
+        regularized_incomplete_beta(1, 1, 1.5)
