@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.metrics.student_t import t_quantile, t_two_sided_p
+from scipy.stats import t as student_t
 
 Z95 = 1.959963984540054
 
@@ -129,8 +129,8 @@ def paired_difference(base: np.ndarray, new: np.ndarray) -> PairedDifference:
     spread = float(deltas.std(ddof=1)) if n > 1 else math.inf
     if spread > 0:
         standard_error = spread / math.sqrt(n)
-        half_width = t_quantile(0.975, n - 1) * standard_error if n > 1 else math.inf
-        t_p_value = t_two_sided_p(difference / standard_error, n - 1) if n > 1 else 1.0
+        half_width = float(student_t.ppf(0.975, n - 1)) * standard_error if n > 1 else math.inf
+        t_p_value = float(2 * student_t.sf(abs(difference) / standard_error, n - 1)) if n > 1 else 1.0
     else:  # every item moved by exactly the same amount: no noise to test against
         half_width = 0.0
         t_p_value = 1.0 if difference == 0 else 0.0
