@@ -193,6 +193,13 @@ class RunDir:
     def summary_path(self) -> Path:
         return self.path / "summary.json"
 
+    def parity_path(self, peer: str) -> Path:
+        """Where `harness score --parity PEER` leaves the comparison with that peer."""
+        return self.path / f"parity-{peer}.json"
+
+    def parity_paths(self) -> list[Path]:
+        return sorted(self.path.glob("parity-*.json"))
+
     def manifest(self) -> dict[str, Any]:
         return read_json(self.manifest_path)
 

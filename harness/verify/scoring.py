@@ -14,6 +14,15 @@ from harness.rundir import RunDir, write_jsonl_atomic
 from harness.types import Verdict
 
 
+def verify_item(item: dict[str, Any], generation: dict[str, Any], thinking: bool) -> Any:
+    """The VerifyItem for one generation of a run-directory item."""
+    from harness.verify import VerifyItem
+
+    return VerifyItem(id=item["id"], question=item.get("question", ""), answer=item.get("answer", ""),
+                      response=generation.get("text", ""), answer_type=item.get("answer_type"),
+                      choices=item.get("choices") or None, thinking=thinking)
+
+
 def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False, verifier: Any = None) -> list[dict[str, Any]]:
     """Score every generation in the run directory; returns the rows written to scores.jsonl.
 
@@ -21,7 +30,7 @@ def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False, verifi
     manifest apply (policy `never` unless the run asked for a judge). `verifier` is a judge-less
     `Verifier` to reuse across runs (a sweep's); a run that needs a judge gets its own.
     """
-    from harness.verify import JudgeConfig, Verifier, VerifyItem
+    from harness.verify import JudgeConfig, Verifier
 
     manifest = run_dir.manifest()
     config = manifest.get("config", {})
@@ -43,11 +52,7 @@ def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False, verifi
         if generation.get("error"):
             verdicts[key] = Verdict(extracted=None, correct=None, method="error", format_ok=False)
             continue
-        to_verify.append((key, VerifyItem(
-            id=key[1], question=item.get("question", ""), answer=item.get("answer", ""),
-            response=generation.get("text", ""), answer_type=item.get("answer_type"),
-            choices=item.get("choices") or None, thinking=thinking,
-        )))
+        to_verify.append((key, verify_item({**item, "id": key[1]}, generation, thinking)))
     if verifier is not None and judge is None:
         results = verifier.score([v for _, v in to_verify], progress=progress)
     else:
