@@ -2,6 +2,7 @@
 
     harness score PRED.jsonl [-o OUT.jsonl] [--judge-url URL --judge-model M --judge-policy P]
     harness score RUN_DIR    [--judge-url URL --judge-model M --judge-policy P]
+    harness score PRED.jsonl|RUN_DIR --parity vlmevalkit,lmms-eval,r1v3
 
 PRED.jsonl holds one object per line with `id`, `question`, `answer`, `response`, and optionally
 `choices` (a list, or an object letter → text), `answer_type` (mcq, number, math, text) and
@@ -9,6 +10,13 @@ PRED.jsonl holds one object per line with `id`, `question`, `answer`, `response`
 `format_ok`, `rule_correct`, `judge_correct` and `judge_rationale`. A RUN_DIR is re-scored in
 place: scores.jsonl and summary.json are rewritten from items.jsonl and generations.jsonl.
 The side-by-side summary (combined, rule-only, judge-only accuracy) goes to stderr.
+
+`--parity NAME` also scores the MMMU and MathVista responses by the rules of VLMEvalKit, lmms-eval
+or the Skywork-R1V3 release and prints, per peer, its accuracy beside ours and the items where the
+verdicts differ, each with its reason; `parity-NAME.json` goes into the run directory (for a
+predictions file, into --parity-out or beside --output). Predictions lines may carry `benchmark`,
+`meta` (MathVista's question_type, answer_type, precision) and `accepted_answers` (every accepted
+gold string). docs/parity.md describes the peers' rules.
 """
 
 from __future__ import annotations
@@ -48,6 +56,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=5.0, metavar="S",
                         help="hard limit per symbolic (math-verify) comparison, seconds")
     parser.add_argument("--workers", type=int, default=2, help="math-verify worker processes")
+    parity = parser.add_argument_group("parity with other tools' MMMU / MathVista rules")
+    parity.add_argument("--parity", action="append", default=[], metavar="NAME",
+                        help="vlmevalkit, lmms-eval or r1v3 (repeat the flag or give a comma list)")
+    parity.add_argument("--parity-split-think", action="store_true",
+                        help="score VLMEvalKit (and R1V3) on the text after </think>, as VLMEvalKit's "
+                             "SPLIT_THINK does (default: the whole response, VLMEvalKit's default)")
+    parity.add_argument("--parity-seed", type=int, default=0, metavar="N",
+                        help="the seed lmms-eval gives Python's random before scoring (its --seed default: 0)")
+    parity.add_argument("--parity-out", default=None, metavar="DIR",
+                        help="where parity-NAME.json go for a predictions file (default: beside --output)")
+    parity.add_argument("--parity-show", type=int, default=20, metavar="N",
+                        help="differing items printed per peer (all are in the JSON)")
     judge = parser.add_argument_group("LLM judge (any OpenAI-compatible server)")
     judge.add_argument("--judge-url", default=None, metavar="URL", help="base URL, e.g. http://127.0.0.1:8000/v1")
     judge.add_argument("--judge-model", default=None, metavar="M", help="model name the server knows")
@@ -148,14 +168,14 @@ def _write_jsonl(rows: list[dict[str, Any]], output: str | None) -> None:
     os.replace(tmp, target)
 
 
-def score_predictions(args: argparse.Namespace) -> list[Verdict]:
+def score_predictions(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list, list[Verdict]]:
     from harness.verify import Verifier
 
     rows, items = read_predictions(args.path, args.thinking)
     with Verifier(judge=judge_config(args, None), timeout_s=args.timeout, workers=args.workers) as verifier:
         verdicts = verifier.score(items, progress=True)
     _write_jsonl([{**row, **verdict.to_json()} for row, verdict in zip(rows, verdicts)], args.output)
-    return verdicts
+    return rows, items, verdicts
 
 
 def score_run_dir(args: argparse.Namespace) -> list[Verdict]:
@@ -173,15 +193,47 @@ def score_run_dir(args: argparse.Namespace) -> list[Verdict]:
     return [Verdict.from_json(row) for row in rows if row.get("method") != "error"]
 
 
+def parity(args: argparse.Namespace, peers: list[str], data: Any, directory: Path | None, source: Path,
+           default_cache: str | None) -> None:
+    """Compare with each peer; the reports go to stderr and, given a directory, to its JSON files."""
+    from harness.verify.parity import PeerOptions, format_report, run_parity, write_reports
+
+    options = PeerOptions(split_think=args.parity_split_think, seed=args.parity_seed)
+    reports = run_parity(data, peers, options, judge=judge_config(args, default_cache), timeout_s=args.timeout,
+                         workers=args.workers)
+    for report in reports:
+        print(format_report(report, limit=args.parity_show), file=sys.stderr)
+    if data.skipped:
+        left_out = ", ".join(f"{name} ({count})" for name, count in sorted(data.skipped.items()))
+        print(f"parity: only MMMU and MathVista are compared; left out {left_out}", file=sys.stderr)
+    if directory is None:
+        print("parity: no JSON written (give --parity-out DIR or --output FILE)", file=sys.stderr)
+        return
+    for path in write_reports(reports, directory, source, data.skipped):
+        print(f"parity: wrote {path}", file=sys.stderr)
+
+
 def main(args: argparse.Namespace) -> int:
     from harness.metrics.figures import verdict_summary
     from harness.metrics.summary import format_verdicts
+    from harness.verify.parity import from_predictions, from_run_dir, parse_peers
 
     try:
+        peers = parse_peers(args.parity)
         if Path(args.path).is_dir():
             verdicts = score_run_dir(args)
+            if peers:
+                from harness.rundir import RunDir
+
+                run_dir = RunDir(args.path)
+                parity(args, peers, from_run_dir(run_dir), run_dir.path, run_dir.scores_path,
+                       str(run_dir.path / "judge_cache"))
         elif Path(args.path).is_file():
-            verdicts = score_predictions(args)
+            rows, items, verdicts = score_predictions(args)
+            if peers:
+                directory = args.parity_out or (str(Path(args.output).parent) if args.output else None)
+                parity(args, peers, from_predictions(rows, items, verdicts, args.path),
+                       Path(directory) if directory else None, Path(args.path), None)
         else:
             raise InputError(f"{args.path}: no such file or directory")
     except (InputError, ValueError, OSError) as error:

@@ -9,7 +9,7 @@ and on which items (the drill-down).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ from harness.report.plots import budget_curve, token_histogram
 from harness.report.render import render
 from harness.metrics.figures import DEFAULT_HALLUCINATION_PHRASES, Figures, PhraseSplit, phrase_split, run_figures
 from harness.rundir import Run, RunDirError, load_items, load_run
+from harness.verify.parity import ParityInputError, ParityReport, read_reports, scores_sha256
 
 GROUP_ORDER = ("General", "Mathematics", "Logic", "Physics", "Other")
+PARITY_ROWS = 50  # differing items listed per peer in the report; all of them are in parity-<peer>.json
 
 
 @dataclass
@@ -30,6 +32,8 @@ class RunView:
     rows: list[Figures]  # harness.metrics' figures: the numbers summary.json holds, by construction
     histograms: dict[str, str]
     phrase_splits: dict[str, PhraseSplit]
+    parity: list[ParityReport] = field(default_factory=list)  # from `harness score --parity`
+    parity_warnings: list[str] = field(default_factory=list)
 
     @property
     def residuals(self) -> dict[str, dict[str, int]]:
@@ -56,6 +60,19 @@ def group_key(group: str) -> tuple[int, str]:
     return (GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER), group)
 
 
+def _parity(run: Run) -> tuple[list[ParityReport], list[str]]:
+    """The run's parity reports (from `harness score --parity`), and a warning for each one that was
+    computed from other scores than the run holds now."""
+    try:
+        reports = read_reports(run.path)
+    except ParityInputError as error:
+        return [], [str(error)]
+    current = scores_sha256(run.path / "scores.jsonl")
+    stale = [f"parity-{r.peer}.json was computed from other scores than scores.jsonl holds now; rerun "
+             f"`harness score {run.path.name} --parity {r.peer}`." for r in reports if r.scores_sha256 != current]
+    return reports, stale
+
+
 def _run_view(run: Run, phrases: list[str]) -> RunView:
     rows = sorted(run_figures(run), key=lambda row: group_key(row.group))
     histograms = {}
@@ -66,11 +83,14 @@ def _run_view(run: Run, phrases: list[str]) -> RunView:
                 np.fromiter((g.think_tokens for g in generations), dtype=float, count=len(generations)),
                 np.fromiter((g.answer_tokens for g in generations), dtype=float, count=len(generations)),
                 row.title)
+    parity, parity_warnings = _parity(run)
     return RunView(
         run=run,
         rows=rows,
         histograms=histograms,
         phrase_splits={row.name: phrase_split(run, row.name, phrases) for row in rows} if run.generations else {},
+        parity=parity,
+        parity_warnings=parity_warnings,
     )
 
 
@@ -158,6 +178,7 @@ def build_report(
         sweeps=sweeps,
         phrases=phrases,
         drilldown=drilldown,
+        parity_rows=PARITY_ROWS,
     )
 
 

@@ -11,6 +11,7 @@ imported), run on the very responses our verifier scored, and compared item by i
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -40,6 +41,7 @@ __all__ = [
     "parse_peers",
     "read_reports",
     "run_parity",
+    "scores_sha256",
     "write_reports",
 ]
 
@@ -66,14 +68,21 @@ def run_parity(data: ParityInput, peers: list[str], options: PeerOptions, judge:
     return [compare(peer, data.items, data.ours, options, call if peer == "r1v3" else None) for peer in peers]
 
 
-def write_reports(reports: list[ParityReport], directory: Path, skipped: dict[str, int]) -> list[Path]:
-    """`parity-<peer>.json` per report in the directory (atomically); returns the paths."""
+def scores_sha256(path: Path) -> str | None:
+    """The fingerprint of the verdicts a comparison read, so a report can tell a stale one."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def write_reports(reports: list[ParityReport], directory: Path, source: Path, skipped: dict[str, int]) -> list[Path]:
+    """`parity-<peer>.json` per report in the directory (atomically), stamped with the fingerprint of
+    `source` (scores.jsonl, or the predictions file); returns the paths."""
     from harness.rundir import RunDir
 
     paths = []
     for report in reports:
+        report.scores_sha256, report.skipped = scores_sha256(source), dict(skipped)
         path = RunDir(directory).parity_path(report.peer)
-        write_json_atomic(path, {**report.to_json(), "skipped": skipped})
+        write_json_atomic(path, report.to_json())
         paths.append(path)
     return paths
 

@@ -50,6 +50,8 @@ class ParityReport:
     by_reason: dict[str, int] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    scores_sha256: str | None = None  # the scores.jsonl (or predictions file) the comparison read
+    skipped: dict[str, int] = field(default_factory=dict)  # benchmark → responses not compared
 
     @property
     def ours_accuracy(self) -> float | None:
@@ -62,7 +64,7 @@ class ParityReport:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["ours_accuracy"], data["peer_accuracy"] = self.ours_accuracy, self.peer_accuracy
-        data["reasons"] = {key: REASONS[key] for key in self.by_reason}
+        data["reasons"] = {key: REASONS.get(key, key) for key in self.by_reason}
         return data
 
     @classmethod

@@ -38,6 +38,7 @@ import re
 from harness.types import Verdict
 from harness.verify.parity.items import ParityItem
 from harness.verify.parity.peer import PeerOptions, PeerVerdict
+from harness.verify.parity.reasons import shape_reason
 
 NAME = "lmms-eval"
 REASONING_TAGS = (("<think>", "</think>"), ("<analysis>", "</analysis>"))
@@ -254,7 +255,9 @@ def explain(item: ParityItem, peer: PeerVerdict, ours: Verdict, options: PeerOpt
     if item.family == "mathvista":
         if peer.path == "unnormalizable" and item.answer_type == "float":
             return "precision"
-        return "needs_gpt" if peer.path in ("needs_gpt", "empty", "unnormalizable") else "other"
+        if peer.correct and "_" in strip_reasoning(item.response):
+            return "python_parse"
+        return "needs_gpt" if peer.path in ("needs_gpt", "empty", "unnormalizable") else shape_reason(peer, ours)
     if item.is_choice:
         if peer.path.endswith("_several"):
             return "last_letter"
@@ -262,11 +265,11 @@ def explain(item: ParityItem, peer: PeerVerdict, ours: Verdict, options: PeerOpt
             return "option_text"
         if peer.extracted and not answer_shaped(strip_reasoning(item.response), peer.extracted):
             return "stray_letter"
-        return "other"
+        return shape_reason(peer, ours)
     if not peer.correct:
-        return "literal"
+        return "literal" if ours.extracted else shape_reason(peer, ours)
     if peer.path == "open_substring":
         return "substring"
     if len([c for c in peer.extracted if not isinstance(c, str)]) > 1:
         return "number_candidates"
-    return "rounding" if any(_decimals(gold) > 2 for gold in item.accepted) else "other"
+    return "rounding" if any(_decimals(gold) > 2 for gold in item.accepted) else shape_reason(peer, ours)

@@ -25,7 +25,7 @@ from harness.verify.extract import last_boxed
 from harness.verify.parity import vlmevalkit
 from harness.verify.parity.items import ParityItem
 from harness.verify.parity.peer import PeerOptions, PeerVerdict
-from harness.verify.parity.reasons import answer_part
+from harness.verify.parity.reasons import answer_part, shape_reason
 
 NAME = "r1v3"
 _BOX = re.compile(r"\\boxed\{(.*?)\}")
@@ -96,4 +96,4 @@ def explain(item: ParityItem, peer: PeerVerdict, ours: Verdict, options: PeerOpt
         return "no_box" if balanced is None else "non_greedy_box"
     if balanced is not None and box != balanced.strip():
         return "non_greedy_box"
-    return "literal" if not peer.correct else "other"
+    return "literal" if not peer.correct else shape_reason(peer, ours)

@@ -40,6 +40,9 @@ REASONS: dict[str, str] = {
     "precision": "precision: exact float equality, or rounding with the data's float precision, which fails",
     "zero_answer": "a value of 0 reads as a failed prefetch",
     "letter_gold": "the gold is a letter that the peer compares as text",
+    "ours_only": "ours reads an answer shape the peer's rules do not (a Chinese marker, a lower-case or LaTeX answer)",
+    "peer_only": "the peer takes an unmarked letter or value that ours does not read as an answer",
+    "python_parse": "the peer parses with Python's int() / float(), which accept '1_2', '+5' and padding",
     "other": "the rules differ in another way (compare the extractions)",
 }
 
@@ -58,6 +61,15 @@ def answer_part(text: str) -> str | None:
     """The text after the last `</think>`, or None when there is no closed thought."""
     cut = text.rfind(THINK_CLOSE)
     return text[cut + len(THINK_CLOSE):] if cut >= 0 else None
+
+
+def shape_reason(peer: PeerVerdict, ours: Verdict) -> str:
+    """The last resort before "other": one side read an answer the other did not see at all."""
+    if peer.correct and ours.method in ("no_answer", "unmatched"):
+        return "peer_only"
+    if ours.correct and peer.path in ("no_match", "needs_gpt", "none", "open_none"):
+        return "ours_only"
+    return "other"
 
 
 def shared_reason(item: ParityItem, peer: PeerVerdict, ours: Verdict) -> str | None:

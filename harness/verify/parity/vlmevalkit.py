@@ -31,7 +31,7 @@ from harness.modes import THINK_CLOSE
 from harness.types import Verdict
 from harness.verify.parity.items import ParityItem
 from harness.verify.parity.peer import PeerOptions, PeerVerdict
-from harness.verify.parity.reasons import answer_part
+from harness.verify.parity.reasons import answer_part, shape_reason
 
 NAME = "vlmevalkit"
 REFUSALS = (
@@ -176,7 +176,11 @@ def explain(item: ParityItem, peer: PeerVerdict, ours: Verdict, options: PeerOpt
             return "reads_thought"
     if item.family == "mmmu" and not item.is_choice:
         return "open_as_choice"
-    if item.family == "mathvista" and not item.is_choice and item.answer_type == "float" and peer.path == "needs_gpt" \
-            and peer.extracted is not None:
-        return "precision"
-    return _PATH_REASONS.get(peer.path, "other")
+    if item.family == "mathvista" and not item.is_choice:
+        if peer.correct and "_" in prediction_of(item, options):
+            return "python_parse"
+        if item.answer_type == "float" and peer.path == "needs_gpt" and peer.extracted is not None:
+            return "precision"
+    if peer.path == "no_match" or (peer.correct and ours.method in ("no_answer", "unmatched")):
+        return shape_reason(peer, ours)
+    return _PATH_REASONS.get(peer.path) or shape_reason(peer, ours)
