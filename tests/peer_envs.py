@@ -114,3 +114,20 @@ def peer_rows(peer: str, items: list[Any]) -> list[dict[str, Any]]:
                          "answer_type": item.answer_type, "answer": item.answer,
                          "answer_option": item.gold_letter, "choices": repr(list(item.options)) if item.is_choice else None})
     return rows
+
+
+def _same_extraction(peer: str, item: Any, mine: Any, parsed: Any) -> bool:
+    if peer == "lmms-eval" and item.family == "mmmu" and not item.is_choice:
+        return sorted(map(repr, mine.extracted)) == sorted(map(repr, parsed))  # a set in the peer's code
+    if peer == "vlmevalkit" and item.family == "mathvista":
+        prefetched = mine.path.startswith("prefetch_") or mine.path == "none_gold"
+        expected = mine.extracted if prefetched else ""  # what reaches the GPT step is ""
+        return (expected if isinstance(expected, str) else repr(expected)) == parsed
+    return mine.extracted == parsed
+
+
+def disagreements(peer: str, items: list[Any], rewrite: list[Any], theirs: list[dict[str, Any]]) -> list[tuple]:
+    """(key, response start, our rewrite's verdict, the peer's own output) wherever the verdict or
+    the extraction differ; [] is full agreement."""
+    return [(item.key, item.response[:80], mine, peer_out) for item, mine, peer_out in zip(items, rewrite, theirs)
+            if mine.correct != peer_out["correct"] or not _same_extraction(peer, item, mine, peer_out["parsed"])]
