@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 from judge_server import JudgeServer
 from runfixtures import RunSpec, make_items, random_outcomes, write_run
+from test_verify_cli import parse, write_lines
 
 from harness.cli import score as cli_score
 from harness.report.report import build_report
@@ -23,17 +23,6 @@ ROWS = [
      "meta": {"question_type": "free_form", "answer_type": "float", "precision": 1.0}, "response": "1.5"},
     {"id": "other-5", "question": "Count?", "answer": "3", "benchmark": "sample", "response": "3"},
 ]
-
-
-def parse(argv):
-    parser = argparse.ArgumentParser()
-    cli_score.configure(parser)
-    return parser.parse_args(argv)
-
-
-def write_lines(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def test_parity_on_a_predictions_file_prints_and_writes_each_peer(tmp_path, capsys):
