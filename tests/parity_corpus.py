@@ -23,7 +23,8 @@ LETTERS = "ABCDEFGHIJ"
 SUBJECTS = ("Art", "Biology", "Chemistry", "Economics", "Geography", "History", "Math", "Physics", "Music")
 WORDS = ("cat", "dog", "red", "blue", "iron", "copper", "Paris", "London", "mitosis", "meiosis", "photosynthesis",
          "supply", "demand", "Baroque", "Gothic", "a cat", "None", "all of the above", "DNA", "I", "Z", "x",
-         "10", "10 cm", "3/11", "8/11", "$\\frac{1}{2}$", "0.5", "2x + 1", "increase", "decrease", "它是红色的", "北京")
+         "10", "10 cm", "3/11", "8/11", "$\\frac{1}{2}$", "0.5", "2x + 1", "increase", "decrease",
+         "它是红色的", "北京")
 REASONING = ("Let me look at the figure carefully. ",
              "First, recall the definition. Then compare each option with the image. ",
              "A quick estimate suggests one option is much more likely than the others. ",

@@ -112,7 +112,8 @@ def peer_rows(peer: str, items: list[Any]) -> list[dict[str, Any]]:
             rows.append({"key": item.key, "family": "mathvista", "prediction": item.response,
                          "question_type": "multi_choice" if item.is_choice else "free_form",
                          "answer_type": item.answer_type, "answer": item.answer,
-                         "answer_option": item.gold_letter, "choices": repr(list(item.options)) if item.is_choice else None})
+                         "answer_option": item.gold_letter,
+                         "choices": repr(list(item.options)) if item.is_choice else None})
     return rows
 
 

@@ -59,7 +59,8 @@ def test_a_gold_list_counts_any_accepted_answer_as_ours(tmp_path):
 def test_bad_parity_input_is_one_line_and_exit_2(tmp_path, capsys, extra, message):
     row = {"id": "pid-9", "question": "?", "answer": "2", "response": "2",
            "meta": {"question_type": "free_form", "answer_type": "number"}}
-    code = cli_score.main(parse([str(write_lines(tmp_path / "p.jsonl", [row])), "-o", str(tmp_path / "s.jsonl"), *extra]))
+    path = write_lines(tmp_path / "p.jsonl", [row])
+    code = cli_score.main(parse([str(path), "-o", str(tmp_path / "s.jsonl"), *extra]))
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
 

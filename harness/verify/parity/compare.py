@@ -8,6 +8,7 @@ the two differ exactly one reason from `reasons.REASONS`.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -75,10 +76,13 @@ class ParityReport:
 
 
 def _shown(value: Any) -> Any:
+    """An extraction as the JSON keeps it: short text, a few candidates, no NaN or infinity."""
     if isinstance(value, str):
         return value[:EXTRACT_CHARS]
     if isinstance(value, list):
         return [_shown(v) for v in value[:8]]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     return value
 
 

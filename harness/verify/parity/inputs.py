@@ -30,8 +30,8 @@ class ParityInput:
     skipped: dict[str, int] = field(default_factory=dict)  # benchmark → responses not compared
 
 
-def covered(benchmark: str | None) -> bool:
-    return benchmark is None or benchmark.lower().startswith(COVERED_PREFIXES)
+def covered(benchmark: object) -> bool:
+    return benchmark is None or str(benchmark).lower().startswith(COVERED_PREFIXES)
 
 
 def from_predictions(rows: list[dict[str, Any]], verify_items: list[VerifyItem],

@@ -17,7 +17,6 @@ from harness.bench.loaders import OPTION_LETTERS, _as_list
 from harness.verify.items import VerifyItem, normalize_choices
 from harness.verify.rules import gold_letter
 
-FAMILIES = ("mmmu", "mathvista")
 MATHVISTA_QUESTION_TYPES = ("multi_choice", "free_form")
 MATHVISTA_ANSWER_TYPES = ("integer", "float", "text", "list")
 
@@ -39,7 +38,7 @@ class ParityItem:
 
     key: str  # unique within one comparison: benchmark, id and sample
     id: str
-    family: str
+    family: str  # "mmmu" (multiple choice or open) or "mathvista"
     response: str
     answer: str
     accepted: tuple[str, ...]
@@ -64,9 +63,9 @@ class ParityItem:
         return self.answer if len(self.accepted) == 1 else str(list(self.accepted))
 
 
-def family_of(benchmark: str | None, meta: dict[str, Any]) -> str:
+def family_of(benchmark: object, meta: dict[str, Any]) -> str:
     """MathVista when the benchmark says so or the item carries MathVista's question_type; else MMMU."""
-    if (benchmark or "").lower().startswith("mathvista") or meta.get("question_type") in MATHVISTA_QUESTION_TYPES:
+    if str(benchmark or "").lower().startswith("mathvista") or meta.get("question_type") in MATHVISTA_QUESTION_TYPES:
         return "mathvista"
     return "mmmu"
 
