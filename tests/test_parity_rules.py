@@ -197,3 +197,19 @@ def test_peer_names_and_bad_items_fail_with_one_clear_line():
         parity_item({"id": "pid-5", "answer": "5", "response": "5",
                      "meta": {"question_type": "free_form", "answer_type": "number"}}, key="k")
     assert set(PEERS) == {"vlmevalkit", "lmms-eval", "r1v3"}
+
+
+@pytest.mark.parametrize("peer,item,mine,reason", [
+    ("vlmevalkit", mcq("<think>Is it A, or maybe C? Let me look again at it.</think>\\boxed{B}"), ours(True),
+     "reads_thought"),
+    ("vlmevalkit", mcq("答案是B"), ours(True), "ours_only"),
+    ("vlmevalkit", open_item("The answer is 5 cm", "5"), ours(False, "string", "5 cm"), "open_as_choice"),
+    ("lmms-eval", mcq("(B) at first, then (C)"), ours(True), "last_letter"),
+    ("lmms-eval", mcq("Since DNA is copied, \\boxed{B}"), ours(True), "stray_letter"),
+    ("lmms-eval", open_item("7 it is so \nok", "7"), ours(True, "numeric", "7"), "key_phrase"),
+    ("r1v3", mcq("The answer is B"), ours(False, "no_answer", None), "union"),
+    ("r1v3", mcq("I would say (B), surely, because of the long and careful look"), ours(True), "no_box"),
+    ("r1v3", open_item("\\boxed{\\frac{1}{2}}", "0.5"), ours(True, "numeric", "\\frac{1}{2}"), "non_greedy_box"),
+])
+def test_reasons_name_what_the_peer_did(peer, item, mine, reason):
+    assert [d.reason for d in compare(peer, [item], [mine]).differences] == [reason]

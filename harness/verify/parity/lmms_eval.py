@@ -102,10 +102,13 @@ def parse_choice(response: str, letters: str, options: tuple[str, ...],
     return candidates[positions.index(max(positions))], how, True
 
 
-def answer_shaped(response: str, letter: str) -> bool:
-    """Whether the letter is written somewhere as an answer ("(B)", "B." / "B)" / "B:", or "B" at the
-    end of a line), not only inside a word or as an article ("DNA is", "A cat")."""
-    return re.search(rf"\({letter}\)|(?<![A-Za-z0-9]){letter}(?=[.):]|[ \t]*$)", response, re.MULTILINE) is not None
+def stray(response: str, letter: str) -> bool:
+    """Whether the letter occurs only inside words ("DNA is") or as the article / pronoun ("A cat",
+    "I think"), never as a letter of its own."""
+    for found in re.finditer(rf"(?<![A-Za-z0-9]){letter}(?![A-Za-z0-9])", response):
+        if not (letter in "AI" and re.match(r" [a-z]", response[found.end():found.end() + 2])):
+            return False
+    return True
 
 
 # ------------------------------------------------------------------ MMMU open questions
@@ -263,10 +266,15 @@ def explain(item: ParityItem, peer: PeerVerdict, ours: Verdict, options: PeerOpt
             return "last_letter"
         if peer.path == "option_text":
             return "option_text"
-        if peer.extracted and not answer_shaped(strip_reasoning(item.response), peer.extracted):
+        if peer.extracted and stray(strip_reasoning(item.response), peer.extracted):
             return "stray_letter"
         return shape_reason(peer, ours)
     if not peer.correct:
+        whole = strip_reasoning(item.response).lower()
+        if open_matches(_gold(item), normalize(whole) + [n for text in numbers_in(whole) for n in normalize(text)])[0]:
+            return "key_phrase"
+        if ours.method == "numeric" and any(not isinstance(c, str) for c in peer.extracted):
+            return "rounding"
         return "literal" if ours.extracted else shape_reason(peer, ours)
     if peer.path == "open_substring":
         return "substring"
