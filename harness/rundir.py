@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from harness import jsontext
 from harness.types import Generation, Sample, Verdict
 
 OTHER_GROUP = "Other"
@@ -46,16 +47,21 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    _write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    _write_atomic(path, jsontext.dumps(data, indent=2, default=str) + "\n")
+
+
+def jsonl_text(rows: Iterable[dict[str, Any]]) -> str:
+    """Rows as JSON lines; any string in them, lone surrogates included, is written safely."""
+    return "".join(jsontext.dumps(row, default=str) + "\n" for row in rows)
 
 
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    _write_atomic(path, "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows))
+    _write_atomic(path, jsonl_text(rows))
 
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows and make them durable before returning (one flush + fsync per call = per batch)."""
-    lines = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+    lines = jsonl_text(rows)
     if not lines:
         return
     _repair_torn_tail(path)
@@ -458,6 +464,9 @@ def _load_scores(path: Path) -> dict[Key, Score]:
         if type(method) is not str:
             _require(obj, "method", str, where)
         extracted = obj.get("extracted")
+        finished = obj.get("finished")
+        if finished is not None and type(finished) is not bool:
+            raise RunDirError(f"{where}: field 'finished' should be true, false or null, got {finished!r:.80}")
         scores[key] = Score(
             benchmark=key[0],
             id=key[1],
@@ -471,6 +480,8 @@ def _load_scores(path: Path) -> dict[Key, Score]:
                 rule_correct=obj.get("rule_correct"),
                 judge_correct=obj.get("judge_correct"),
                 judge_rationale=None if obj.get("judge_rationale") is None else str(obj["judge_rationale"]),
+                finished=finished,
+                detail=None if obj.get("detail") is None else str(obj["detail"]),
             ),
         )
     return scores

@@ -99,7 +99,10 @@ class Verdict:
     are reported separately, never silently counted as wrong or right. A response with no extractable
     answer is wrong (`method` "no_answer"): otherwise a truncated run would look better than it is.
     `method` names the stage that decided: e.g. "mcq", "numeric", "algebra", "math_verify", "string",
-    "judge", "no_answer", "judge_error", "timeout", "error".
+    "judge", "no_answer", "hedge", "invalid_item", "judge_error", "timeout", "error" (docs/scoring.md
+    lists them all). `finished` says whether the response's thought closed (None in a mode without a
+    thought); `detail` says why, where the method alone does not (an invalid item's reason, a hedge's
+    alternatives, a symbolic check's failure).
     """
 
     extracted: str | None
@@ -109,6 +112,8 @@ class Verdict:
     rule_correct: bool | None = None
     judge_correct: bool | None = None
     judge_rationale: str | None = None
+    finished: bool | None = None
+    detail: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -63,7 +63,7 @@ def test_the_verifier_names_the_fast_path_and_can_turn_it_off():
                       answer_type="math")
     assert (verify_rules(item).correct, verify_rules(item).method) == (True, "algebra")
     off = rule_stage(item, fast_path=False)
-    assert (off.method, off.symbolic) == ("math_verify", ("(x+1)^2", "x^2+2x+1", 6))
+    assert (off.method, off.symbolic) == ("math_verify", (("(x+1)^2",), "x^2+2x+1", 6))
 
 
 AGREEMENT_PAIRS = [

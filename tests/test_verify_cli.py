@@ -64,7 +64,6 @@ def test_judge_flags_reach_the_judge(tmp_path):
     ('{"id": "x", "question": "q", "answer": "1"}', "p.jsonl:2: missing required field 'response'"),
     ('{"id": "x", "question": "q", "answer": "1", "response": "1", "answer_type": "essay"}', "answer_type 'essay'"),
     ('{"id": "x", "question": "q", "answer": "1", "response": "1", "choices": "AB"}', "field 'choices' must be"),
-    ('{"id": "x", "question": "q", "answer": "", "response": "1"}', "empty gold answer (item 'x')"),
 ])
 def test_bad_lines_are_reported_with_file_and_line(tmp_path, capsys, line, message):
     path = tmp_path / "p.jsonl"

@@ -2,15 +2,10 @@
 
 import pytest
 
-from harness.verify.extract import (
-    answer_phrase,
-    final_boxes,
-    last_boxed,
-    letter_from_candidate,
-    letter_in_text,
-    parse_number,
-)
 from harness.modes import split_thinking
+from harness.verify.extract import final_boxes, last_boxed, parse_number
+from harness.verify.markers import answer_phrase
+from harness.verify.options import letter_from_candidate, letter_in_text
 
 CHOICES = {"A": "dog", "B": "cat", "C": "horse", "D": "10 cm"}
 

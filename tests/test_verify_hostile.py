@@ -1,8 +1,9 @@
 """Model output is untrusted: hostile responses can neither run code nor stall scoring.
 
-Every case goes through the real `Verifier` (real worker processes, real math-verify). The
-verifier's symbolic timeout is 2 s; the bound asserted for the whole suite is a liveness check
-(nothing hangs), generous enough for a loaded 2-core machine.
+Every case goes through the real `Verifier` or `SymbolicPool` (real worker processes, real
+math-verify). The symbolic timeout is 2 s; the bounds asserted are liveness checks (nothing hangs),
+generous enough for a loaded 2-core machine. The per-item time over the whole hostile corpus is a
+performance figure: perf/bench_hostile.py measures it.
 """
 
 import time
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from harness.verify import Verifier, VerifyItem, verify_rules
+from harness.verify.symbolic import SymbolicPool
 
 TIMEOUT_S = 2.0
+LONG_COMPUTATION = "\\sum_{k=1}^{99999} \\frac{1}{k^2}"  # passes every refusal rule, then sympy runs for minutes
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +28,37 @@ def make(response, answer="10", answer_type="math", **kw):
     return VerifyItem(id="hostile", question="q", answer=answer, response=response, answer_type=answer_type, **kw)
 
 
-def test_power_tower_times_out_instead_of_hanging(verifier):
+@pytest.mark.parametrize("tower", ["10^{10^{10}}", "9^{9^{9^{9}}}", "2^{99999999}", "99999^{99999}", "99999!",
+                                   "9**9**9", "\\sqrt{" * 60 + "2" + "}" * 60])
+def test_expressions_that_compute_without_bound_are_refused_before_parsing(verifier, tower):
     start = time.monotonic()
-    verdict = verifier.score([make("r</think>\\boxed{10^{10^{10}}}")])[0]
-    assert verdict.method == "timeout" and verdict.correct is None
+    verdict = verifier.score([make(f"r</think>\\boxed{{{tower}}}")])[0]
+    assert (verdict.method, verdict.correct) == ("refused", None)
+    assert time.monotonic() - start < 30
+
+
+def test_a_long_computation_is_killed_at_its_deadline(verifier):
+    killed = verifier.workers_killed
+    start = time.monotonic()
+    verdict = verifier.score([make(f"r</think>\\boxed{{{LONG_COMPUTATION}}}")])[0]
+    assert (verdict.method, verdict.correct, verdict.detail) == ("timeout", None, f"over {TIMEOUT_S:g} s")
+    assert verifier.workers_killed == killed + 1
     assert time.monotonic() - start < TIMEOUT_S + 30
 
 
 def test_a_timeout_does_not_poison_the_next_items(verifier):
-    verdicts = verifier.score([make("r</think>\\boxed{9^{9^{9^{9}}}}"), make("r</think>\\boxed{10}")])
-    assert verdicts[0].method == "timeout" and verdicts[1].correct is True
+    verdicts = verifier.score([make(f"r</think>\\boxed{{{LONG_COMPUTATION}}}"),
+                               make("r</think>\\boxed{\\sin^2 x + \\cos^2 x}", answer="1")])
+    assert verdicts[0].method == "timeout"
+    assert (verdicts[1].method, verdicts[1].correct) == ("math_verify", True)
+
+
+def test_a_killed_worker_is_replaced_from_the_template_without_a_new_import():
+    with SymbolicPool(workers=1, timeout_s=TIMEOUT_S) as pool:
+        assert pool.compare([(("1",), "\\sin^2 x + \\cos^2 x", 6)])[0].equal is True
+        timed_out, after = pool.compare([(("1",), LONG_COMPUTATION, 6), (("1",), "\\cos^2 x + \\sin^2 x", 6)])
+        assert (timed_out.status, after.status, after.equal) == ("timeout", "ok", True)
+        assert (pool.killed, pool.template_starts) == (1, 1)
 
 
 def test_one_megabyte_response(verifier):
@@ -82,16 +106,19 @@ def test_nul_bytes_and_odd_unicode(verifier):
     assert verdict.correct is True
 
 
-def test_in_process_rules_refuse_a_power_tower():
+def test_a_single_item_check_is_bounded_like_a_batch():
     start = time.monotonic()
-    verdict = verify_rules(make("r</think>\\boxed{10^{10^{10}}}"))
-    assert verdict.correct is None and time.monotonic() - start < 10
+    verdict = verify_rules(make(f"r</think>\\boxed{{{LONG_COMPUTATION}}}"), timeout_s=1.0)
+    assert (verdict.method, verdict.correct) == ("timeout", None)
+    assert time.monotonic() - start < 60  # includes starting the shared verifier's workers
 
 
 def test_mixed_hostile_batch_finishes(verifier):
-    batch = [make("r</think>\\boxed{10^{10^{" + str(i) + "0}}}") for i in range(1, 5)] + [make("r</think>10")] * 50
+    batch = [make(f"r</think>\\boxed{{\\sum_{{k=1}}^{{9999{i}}} \\frac{{1}}{{k^2}}}}") for i in range(4)] \
+        + [make("r</think>10")] * 50
     start = time.monotonic()
     verdicts = verifier.score(batch)
+    assert [v.method for v in verdicts[:4]] == ["timeout"] * 4
     assert all(v.correct is True for v in verdicts[4:])
-    # four timeouts on two workers: about two rounds of the timeout, plus worker restarts
-    assert time.monotonic() - start < 4 * TIMEOUT_S + 60
+    # four timeouts on two workers: two rounds of the timeout, and replacements forked in milliseconds
+    assert time.monotonic() - start < 2 * TIMEOUT_S + 30

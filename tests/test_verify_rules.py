@@ -25,9 +25,15 @@ def test_mcq_gold_given_as_option_text():
     assert v.correct is True
 
 
-def test_mcq_gold_that_is_no_option_is_an_error_naming_the_item():
-    with pytest.raises(ValueError, match="item 'bad7'.*neither an option letter"):
-        verify_rules(item("zebra", "t</think>B", choices={"A": "dog", "B": "cat"}, id="bad7"))
+def test_mcq_gold_that_is_no_option_is_an_invalid_item_with_its_reason():
+    v = verify_rules(item("zebra", "t</think>B", choices={"A": "dog", "B": "cat"}, id="bad7"))
+    assert (v.correct, v.method, v.extracted) == (None, "invalid_item", None)
+    assert "'zebra' is neither an option letter" in v.detail
+
+
+def test_mcq_gold_letter_outside_the_options_is_an_invalid_item():
+    v = verify_rules(item("E", "t</think>E", choices={"A": "dog", "B": "cat"}))
+    assert (v.correct, v.method) == (None, "invalid_item")
 
 
 def test_mcq_without_any_identifiable_option_is_no_answer_not_a_random_pick():
@@ -109,9 +115,14 @@ def test_nothink_response_is_scored_whole():
     assert (v.correct, v.format_ok) == (True, True)
 
 
-def test_empty_gold_is_an_error():
-    with pytest.raises(ValueError, match="gold answer is empty"):
-        verify_rules(item("  ", "t</think>4"))
+def test_empty_gold_is_an_invalid_item():
+    v = verify_rules(item("  ", "t</think>4"))
+    assert (v.correct, v.method, v.detail) == (None, "invalid_item", "the gold answer is empty")
+
+
+def test_choice_keys_that_are_no_letters_make_an_invalid_item():
+    v = verify_rules(item("A", "t</think>A", choices={"A": "dog", "first": "cat"}, id="k1"))
+    assert v.method == "invalid_item" and "choice key 'first'" in v.detail
 
 
 def test_bad_answer_type_is_an_error():

@@ -5,11 +5,15 @@
     harness score PRED.jsonl|RUN_DIR --parity vlmevalkit,lmms-eval,r1v3
 
 PRED.jsonl holds one object per line with `id`, `question`, `answer`, `response`, and optionally
-`choices` (a list, or an object letter → text), `answer_type` (mcq, number, math, text) and
-`thinking` (bool). Each output line is the input object plus `extracted`, `correct`, `method`,
-`format_ok`, `rule_correct`, `judge_correct` and `judge_rationale`. A RUN_DIR is re-scored in
-place: scores.jsonl and summary.json are rewritten from items.jsonl and generations.jsonl.
-The side-by-side summary (combined, rule-only, judge-only accuracy) goes to stderr.
+`choices` (a list, or an object letter → text), `answer_type` (mcq, number, math, text),
+`thinking` (bool), `accepted_answers` (further gold answers) and `precision` (decimal places;
+both may also sit inside a `meta` object, as in a run's items).
+Each output line is the input object plus the verdict's fields: `extracted`, `correct`, `method`,
+`format_ok`, `rule_correct`, `judge_correct`, `judge_rationale`, `finished` and `detail`. An item
+that cannot be scored (an empty gold, an MCQ gold that is no option) gets `method: invalid_item`
+with the reason in `detail`; the others are scored. A RUN_DIR is re-scored in place: scores.jsonl
+and summary.json are rewritten from items.jsonl and generations.jsonl. The side-by-side summary
+(combined, rule-only, judge-only accuracy) goes to stderr. docs/scoring.md says how answers are judged.
 
 `--parity NAME` also scores the MMMU and MathVista responses by the rules of VLMEvalKit, lmms-eval
 or the Skywork-R1V3 release and prints, per peer, its accuracy beside ours and the items where the
@@ -22,14 +26,12 @@ gold string). docs/parity.md describes the peers' rules.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.rundir import iter_json_objects
+from harness.rundir import iter_json_objects, jsonl_text, write_jsonl_atomic
 from harness.types import ANSWER_TYPES, Verdict
 
 THINKING_CHOICES = ("auto", "yes", "no")
@@ -53,9 +55,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thinking", choices=THINKING_CHOICES, default="auto",
                         help="whether responses use <think>...</think> (auto: yes when a response contains "
                              "</think>; a line's own `thinking` field wins)")
-    parser.add_argument("--timeout", type=float, default=5.0, metavar="S",
-                        help="hard limit per symbolic (math-verify) comparison, seconds")
+    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help="hard limit on each item's symbolic (math-verify) check, seconds "
+                             "(default: the verifier's, 1.5)")
     parser.add_argument("--workers", type=int, default=2, help="math-verify worker processes")
+    parser.add_argument("--unfinished", choices=("marked", "lenient"), default="marked",
+                        help="how a thought that never closed is read: marked (only a committed answer "
+                             "marker or box in it counts) or lenient (any marker, as before this option)")
     parity = parser.add_argument_group("parity with other tools' MMMU / MathVista rules")
     parity.add_argument("--parity", action="append", default=[], metavar="NAME",
                         help="vlmevalkit, lmms-eval or r1v3 (repeat the flag or give a comma list)")
@@ -122,6 +128,7 @@ def _check_field(path: str, line_no: int, row: dict, name: str, kinds: tuple, re
 def read_predictions(path: str, thinking: str = "auto") -> tuple[list[dict[str, Any]], list]:
     """Rows as read, and one VerifyItem per row; every problem names its file and line."""
     from harness.verify import VerifyItem
+    from harness.verify.items import answer_extras
 
     rows, items = [], []
     for line_no, row in iter_json_objects(Path(path), InputError):
@@ -132,11 +139,11 @@ def read_predictions(path: str, thinking: str = "auto") -> tuple[list[dict[str, 
         _check_field(path, line_no, row, "choices", (list, dict), required=False)
         _check_field(path, line_no, row, "answer_type", (str,), required=False)
         _check_field(path, line_no, row, "thinking", (bool,), required=False)
+        _check_field(path, line_no, row, "meta", (dict,), required=False)
+        meta = row.get("meta") or {}
         if row.get("answer_type") is not None and row["answer_type"] not in ANSWER_TYPES:
             raise InputError(f"{path}:{line_no}: answer_type {row['answer_type']!r} is not one of "
                              f"{ANSWER_TYPES} (item {row['id']!r})")
-        if not row["answer"].strip():
-            raise InputError(f"{path}:{line_no}: empty gold answer (item {row['id']!r})")
         if row.get("thinking") is not None:
             uses_thinking = row["thinking"]
         elif thinking == "auto":
@@ -146,33 +153,35 @@ def read_predictions(path: str, thinking: str = "auto") -> tuple[list[dict[str, 
         try:
             items.append(VerifyItem(id=row["id"], question=row["question"], answer=row["answer"],
                                     response=row["response"], answer_type=row.get("answer_type"),
-                                    choices=row.get("choices") or None, thinking=uses_thinking))
+                                    choices=row.get("choices") or None, thinking=uses_thinking,
+                                    **answer_extras({**meta, **row})))
         except (TypeError, ValueError) as exc:
             raise InputError(f"{path}:{line_no}: {exc}") from exc
         rows.append(row)
     return rows, items
 
 
+def symbolic_timeout(args: argparse.Namespace) -> float:
+    """--timeout, or the verifier's default."""
+    from harness.verify.symbolic import DEFAULT_TIMEOUT_S
+
+    return args.timeout if args.timeout is not None else DEFAULT_TIMEOUT_S
+
+
 def _write_jsonl(rows: list[dict[str, Any]], output: str | None) -> None:
     if output is None:
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        sys.stdout.write(jsonl_text(rows))
         sys.stdout.flush()
         return
-    target = Path(output)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, target)
+    write_jsonl_atomic(Path(output), rows)
 
 
 def score_predictions(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list, list[Verdict]]:
     from harness.verify import Verifier
 
     rows, items = read_predictions(args.path, args.thinking)
-    with Verifier(judge=judge_config(args, None), timeout_s=args.timeout, workers=args.workers) as verifier:
+    with Verifier(judge=judge_config(args, None), timeout_s=symbolic_timeout(args), workers=args.workers,
+                  unfinished=args.unfinished) as verifier:
         verdicts = verifier.score(items, progress=True)
     _write_jsonl([{**row, **verdict.to_json()} for row, verdict in zip(rows, verdicts)], args.output)
     return rows, items, verdicts
@@ -188,7 +197,7 @@ def score_run_dir(args: argparse.Namespace) -> list[Verdict]:
         if not needed.exists():
             raise InputError(f"{args.path}: not a run directory ({needed.name} is missing)")
     judge = judge_config(args, str(run_dir.path / "judge_cache"))
-    rows = score_run(run_dir, judge=judge, progress=True)
+    rows = score_run(run_dir, judge=judge, progress=True, unfinished=args.unfinished)
     write_summary(run_dir.path)
     return [Verdict.from_json(row) for row in rows if row.get("method") != "error"]
 
@@ -199,8 +208,8 @@ def parity(args: argparse.Namespace, peers: list[str], data: Any, directory: Pat
     from harness.verify.parity import PeerOptions, format_report, run_parity, write_reports
 
     options = PeerOptions(split_think=args.parity_split_think, seed=args.parity_seed)
-    reports = run_parity(data, peers, options, judge=judge_config(args, default_cache), timeout_s=args.timeout,
-                         workers=args.workers)
+    reports = run_parity(data, peers, options, judge=judge_config(args, default_cache),
+                         timeout_s=symbolic_timeout(args), workers=args.workers)
     for report in reports:
         print(format_report(report, limit=args.parity_show), file=sys.stderr)
     if data.skipped:

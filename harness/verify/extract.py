@@ -1,9 +1,10 @@
 """Answer extraction: from a raw response to the short string a rule can compare.
 
-Everything here is plain string work on untrusted text, so every function is linear-time (no
-nested regex quantifiers over unbounded input), looks at a bounded tail of the response, and never
+Everything here is plain string work on untrusted text, so every function is linear-time (one pass
+over a bounded tail of the response, no nested regex quantifiers over unbounded input), and never
 guesses: when the response names no answer in a recognised shape, the result is None, never a
-random or "most likely" option.
+random or "most likely" value. Boxes are found by one scanner (`find_boxes`); answer markers live in
+markers.py, option letters in options.py, alternatives ("A or B") in hedge.py.
 """
 
 from __future__ import annotations
@@ -14,279 +15,214 @@ from dataclasses import dataclass
 # Answers sit at the end of a response; scanning only this many trailing characters bounds the
 # work on a hostile 1 MB response without changing any realistic extraction.
 TAIL_CHARS = 65_536
-
+MAX_RUN_BOXES = 32  # a final run of more boxes than this is not one list answer: only its tail counts
 
 _BOXED_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BRACE = re.compile(r"\\[{}]|[{}]")
 
 
-def boxed_spans(text: str) -> list[tuple[int, int]]:
-    """(start of `\\boxed`, index of its closing brace) for every complete box, outermost only,
-    in order. One pass over the braces."""
+@dataclass(frozen=True)
+class Box:
+    """One complete, brace-balanced `\\boxed{...}` (or `\\fbox{...}`)."""
+
+    start: int  # the backslash of `\boxed`
+    open: int  # its opening brace
+    close: int  # its closing brace
+
+
+def find_boxes(text: str) -> list[Box]:
+    """Every complete box, nested ones included, in the order they close.
+
+    One pass over the braces: escaped braces `\\{ \\}` are content, not grouping; an unclosed box is
+    no box."""
     starts = {m.end() - 1: m.start() for m in _BOXED_START.finditer(text)}
     if not starts:
         return []
     stack: list[int] = []
-    spans: list[tuple[int, int]] = []
+    found: list[Box] = []
     for m in _BRACE.finditer(text):
         if m.group() == "{":
             stack.append(m.start())
         elif m.group() == "}" and stack:
             open_at = stack.pop()
             if open_at in starts:
-                while spans and spans[-1][0] > starts[open_at]:
-                    spans.pop()  # a box nested inside this one
-                spans.append((starts[open_at], m.start()))
-    return spans
+                found.append(Box(starts[open_at], open_at, m.start()))
+    return found
 
 
-def box_content(text: str, span: tuple[int, int]) -> str:
-    m = _BOXED_START.match(text, span[0])
-    return _unwrap_boxed(text[m.end() : span[1]].strip())
+def _outermost(boxes: list[Box]) -> list[Box]:
+    """The boxes no other box contains, in order (each box is pushed and popped at most once)."""
+    outer: list[Box] = []
+    for box in boxes:
+        while outer and outer[-1].start > box.start:
+            outer.pop()  # closed before `box` but opened after it: nested inside it
+        outer.append(box)
+    return outer
 
 
-_BOX_JOINER = re.compile(r"^[\s,;]*(?:(?:and|or|&|[a-zA-Z](?:_\{?\w+\}?)?\s*=|\\quad|\\qquad|\\text\s*\{[^{}]{0,40}\}|\$|\\\)|\\\(|\\\]|\\\[|,|;)[\s,;]*)*$")
+def _content(text: str, box: Box, by_start: dict[int, Box]) -> str:
+    """A box's content with boxes that wrap all of it unwrapped (`\\boxed{\\boxed{5}}` → "5").
+
+    Each level costs its own leading and trailing whitespace, so unwrapping is linear in the text."""
+    lo, hi = box.open + 1, box.close
+    while True:
+        while lo < hi and text[lo].isspace():
+            lo += 1
+        while hi > lo and text[hi - 1].isspace():
+            hi -= 1
+        inner = by_start.get(lo)
+        if inner is None or inner.close != hi - 1:
+            return text[lo:hi]
+        lo, hi = inner.open + 1, inner.close
 
 
-def final_boxes(text: str) -> list[str]:
-    """The contents of the last run of boxes that are written as one answer list
-    ("\\boxed{1}, \\boxed{2} and \\boxed{3}"), in order; [] when there is no box."""
-    text = text[-TAIL_CHARS:]
-    spans = boxed_spans(text)
-    if not spans:
-        return []
-    run = [spans[-1]]
-    for span in reversed(spans[:-1]):
-        between = text[span[1] + 1 : run[0][0]]
-        if len(between) > 60 or not _BOX_JOINER.match(between):
+# What may stand between two boxes of one answer list: separators, "and"/"or" in a few languages, a
+# variable name ("x ="), spacing commands, short \text{...}, math delimiters. Matched token by token
+# (one regex over the whole gap, with its nested repetition, backtracks exponentially on ",,,,,,Z").
+_JOINER_TOKEN = re.compile(
+    r"[\s,;]+|(?:and|or|ou|et|oder|und|o|y|или|и)(?![^\W\d_])|或者|或|和|&|[a-zA-Z](?:_\{?\w{1,8}\}?)?\s*="
+    r"|\\q?quad|\\text\s*\{[^{}]{0,40}\}|\$|\\[()\[\]]"
+)
+MAX_JOINER_CHARS = 60
+
+
+def _is_joiner(between: str) -> bool:
+    if len(between) > MAX_JOINER_CHARS:
+        return False
+    at = 0
+    while at < len(between):
+        m = _JOINER_TOKEN.match(between, at)
+        if m is None:
+            return False
+        at = m.end()
+    return True
+
+
+@dataclass(frozen=True)
+class BoxRun:
+    """The last run of boxes written as one answer ("\\boxed{1}, \\boxed{2} or \\boxed{3}")."""
+
+    contents: tuple[str, ...]  # each box's content, in order
+    joiners: tuple[str, ...]  # the text between consecutive boxes
+    end: int  # index, in the whole text, of the last box's closing brace
+
+
+def final_box_run(text: str) -> BoxRun | None:
+    """The last run of outermost boxes in the text's tail; None when it has no complete box."""
+    offset = max(0, len(text) - TAIL_CHARS)
+    tail = text[offset:]
+    boxes = find_boxes(tail)
+    if not boxes:
+        return None
+    by_start = {box.start: box for box in boxes}
+    outer = _outermost(boxes)
+    run = [outer[-1]]
+    joiners: list[str] = []
+    for box in reversed(outer[:-1]):
+        if len(run) >= MAX_RUN_BOXES:
             break
-        run.insert(0, span)
-    return [box_content(text, span) for span in run]
-
-
-def last_boxed_end(text: str) -> int:
-    """Index of the closing brace of the last complete box, or -1."""
-    spans = boxed_spans(text[-TAIL_CHARS:])
-    return spans[-1][1] + max(0, len(text) - TAIL_CHARS) if spans else -1
+        between = tail[box.close + 1 : run[0].start]
+        if not _is_joiner(between):
+            break
+        run.insert(0, box)
+        joiners.insert(0, between)
+    return BoxRun(tuple(_content(tail, box, by_start) for box in run), tuple(joiners),
+                  run[-1].close + offset)
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last complete, brace-balanced `\\boxed{...}` (or `\\fbox{...}`).
-
-    "Last" is the box that closes last, so a nested `\\boxed{\\boxed{5}}` yields "5" after
-    unwrapping. Escaped braces `\\{ \\}` are content, not grouping. One pass over the braces.
-    """
-    text = text[-TAIL_CHARS:]
-    starts = {m.end() - 1: m.start() for m in _BOXED_START.finditer(text)}
-    if not starts:
-        return None
-    stack: list[int] = []
-    best: tuple[int, int] | None = None  # (open brace index, close brace index)
-    for m in _BRACE.finditer(text):
-        tok = m.group()
-        if tok == "{":
-            stack.append(m.start())
-        elif tok == "}" and stack:
-            open_at = stack.pop()
-            if open_at in starts and (best is None or m.start() > best[1]):
-                best = (open_at, m.start())
-    if best is None:
-        return None
-    content = text[best[0] + 1 : best[1]].strip()
-    inner = _unwrap_boxed(content)
-    return inner
+    """Content of the last complete box (nested boxes unwrapped), or None."""
+    run = final_box_run(text)
+    return run.contents[-1] if run else None
 
 
-def _unwrap_boxed(content: str) -> str:
-    while True:
-        m = _BOXED_START.match(content)
-        if not m or not content.endswith("}"):
-            return content
-        inner = content[m.end() : -1]
-        if not _balanced(inner):
-            return content
-        content = inner.strip()
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for m in _BRACE.finditer(text):
-        if m.group() == "{":
-            depth += 1
-        elif m.group() == "}":
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0
-
-
-# "Answer:", "Final answer is", "the answer is", "the answer should be", "答案是", "答案：".
-_ANSWER_PHRASE = re.compile(
-    r"(?:final\s+answer|correct\s+answer|the\s+answer|answer)"
-    r"(?:\s*[:：]|\s+(?:is|should\s+be|would\s+be|must\s+be|will\s+be)\b\s*[:：]?)"
-    r"|正确答案(?:是|为)?[:：]?|答案(?:是|为|应为)?[:：]?",
-    re.IGNORECASE,
-)
-_SENTENCE_END = re.compile(r"\.(?:\s|$)|。|\n")
-
-
-def answer_phrase_at(text: str) -> int | None:
-    """Where the text after the last answer marker starts, or None."""
-    offset = max(0, len(text) - TAIL_CHARS)
-    last = None
-    for m in _ANSWER_PHRASE.finditer(text, offset):
-        last = m
-    return last.end() if last else None
-
-
-def answer_phrase(text: str) -> str | None:
-    """The text after the last "answer is"/"Answer:"/"答案" marker, up to the end of its sentence."""
-    found = answer_phrase_at(text)
-    if found is None:
-        return None
-    rest = text[found:].lstrip(" \t*_:：")
-    if rest.startswith("\n"):
-        rest = rest.lstrip()
-    end = _SENTENCE_END.search(rest)
-    candidate = rest[: end.start()] if end else rest
-    candidate = clean_candidate(candidate[:2000])
-    return candidate or None
+def final_boxes(text: str) -> list[str]:
+    """The contents of the final run of boxes, in order; [] when there is no box."""
+    run = final_box_run(text)
+    return list(run.contents) if run else []
 
 
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("*", "*"), ("`", "`"))
+_TRAILING = " .。,;"
 
 
 def clean_candidate(text: str) -> str:
-    """Strip the decoration around an answer: whitespace, math delimiters, bold, trailing dots."""
-    text = text.strip()
+    """Strip the decoration around an answer: whitespace, math delimiters, bold, trailing dots.
+
+    Works on indices and slices once at the end, so "$$$$...$$$$" costs one pass, not one copy per
+    layer."""
+    lo, hi = 0, len(text)
     changed = True
-    while changed and text:
+    while changed and lo < hi:
         changed = False
+        while lo < hi and text[lo].isspace():
+            lo, changed = lo + 1, True
+        while hi > lo and text[hi - 1].isspace():
+            hi, changed = hi - 1, True
         for left, right in _WRAPPERS:
-            if len(text) >= len(left) + len(right) and text.startswith(left) and text.endswith(right):
-                text = text[len(left) : len(text) - len(right)].strip()
-                changed = True
-        stripped = text.rstrip(" .。,;")
-        if stripped != text:
-            text, changed = stripped, True
-        if text.startswith(("*", "$")) and not text.endswith(("*", "$")):
-            text, changed = text.lstrip("*$ "), True
-        if text.endswith(("*", "$")) and not text.startswith(("*", "$")):
-            text, changed = text.rstrip("*$ "), True
-    return text
+            if hi - lo >= len(left) + len(right) and text.startswith(left, lo, hi) and text.endswith(right, lo, hi):
+                lo, hi, changed = lo + len(left), hi - len(right), True
+        while hi > lo and text[hi - 1] in _TRAILING:
+            hi, changed = hi - 1, True
+        if lo < hi and text[lo] in "*$" and text[hi - 1] not in "*$":
+            while lo < hi and text[lo] in "*$ ":
+                lo += 1
+            changed = True
+        if lo < hi and text[hi - 1] in "*$" and text[lo] not in "*$":
+            while hi > lo and text[hi - 1] in "*$ ":
+                hi -= 1
+            changed = True
+    return text[lo:hi]
 
 
-_LATEX_ENV = re.compile(r"\$\$([^$]{1,2000})\$\$|\\\[(.{1,2000}?)\\\]|\\\((.{1,2000}?)\\\)|(?<!\\)\$((?:\\\$|[^$\n]){1,2000})\$", re.DOTALL)
+# ---------------------------------------------------------------- math spans
+
+MAX_SPAN_CHARS = 2000
+_MATH_DELIMITER = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|(?<!\\)\$")
+_CLOSER = {"$$": "$$", "\\(": "\\)", "\\[": "\\]", "$": "$"}
 
 
-def last_latex(text: str) -> str | None:
-    """The content of the last `$...$`, `$$...$$`, `\\[...\\]` or `\\(...\\)` span."""
-    found = last_latex_at(text)
-    return found[1] if found else None
+@dataclass(frozen=True)
+class MathSpan:
+    start: int  # the opening delimiter
+    end: int  # just after the closing delimiter
+    body: str  # the content, cleaned
+
+
+def math_spans(text: str, offset: int = 0) -> list[MathSpan]:
+    """Every `$...$`, `$$...$$`, `\\(...\\)` and `\\[...\\]` span from `offset` on, in one pass over
+    the delimiters (an opener that finds no closer within `MAX_SPAN_CHARS` is dropped; `$...$` does
+    not cross a line)."""
+    spans: list[MathSpan] = []
+    opener: str | None = None
+    opened_at = body_start = 0
+    for m in _MATH_DELIMITER.finditer(text, offset):
+        token = m.group()
+        if opener is not None and token == _CLOSER[opener]:
+            body = text[body_start : m.start()]
+            if 0 < len(body) <= MAX_SPAN_CHARS and not (opener == "$" and "\n" in body):
+                cleaned = clean_candidate(body)
+                if cleaned:
+                    spans.append(MathSpan(opened_at, m.end(), cleaned))
+                opener = None
+                continue
+        if token in _CLOSER:
+            opener, opened_at, body_start = token, m.start(), m.end()
+    return spans
 
 
 def last_latex_at(text: str) -> tuple[int, str] | None:
-    """(end of the span, its content) for the last math span."""
-    offset = max(0, len(text) - TAIL_CHARS)
-    last = None
-    for m in _LATEX_ENV.finditer(text, offset):
-        last = m
-    if last is None:
-        return None
-    body = clean_candidate(next(g for g in last.groups() if g is not None))
-    return (last.end(), body) if body else None
-
-
-# ---------------------------------------------------------------- option letters
+    """(end of the span, its content) for the last math span in the text's tail."""
+    spans = math_spans(text, max(0, len(text) - TAIL_CHARS))
+    return (spans[-1].end, spans[-1].body) if spans else None
 
 
 _TEXT_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit)\s*\{([^{}]*)\}")
-_CANDIDATE_LETTER = re.compile(
-    r"^(?:(?:option|choice|answer)\s*[:：]?\s*)?[(\[]?\s*([A-Za-z])\s*[)\]]?(?:[.:：)\s]|$)", re.IGNORECASE
-)
-# Shapes in running text that unambiguously name an option.
-_STRONG_LETTER = re.compile(
-    r"\(([A-Z])\)"  # (B)
-    r"|\*\*\(?([A-Z])\)?[.:]?\*\*"  # **B**, **(B)**, **B.**
-    r"|\b(?:option|choice)\s+\(?([A-Z])\b"  # Option B
-    r"|(?:^|\n)[ \t]*([A-Z])[.):：](?=\s|$)"  # "B." at the start of a line
-    r"|(?:^|\n)[ \t]*([A-Z])[ \t]*(?=\n|$)",  # a line that is just "B"
-    re.IGNORECASE,
-)
 
 
-def letter_from_candidate(candidate: str, choices: dict[str, str], valid: str) -> str | None:
-    """An option letter from a short, explicitly marked answer ("B", "(B)", "B. cat", "Option B").
-
-    A letter in one of these shapes counts even when it is not a valid option (the response then
-    chose something that does not exist, which is wrong, not undecidable). Failing that, the
-    candidate may be exactly one option's text.
-    """
-    text = _TEXT_WRAP.sub(r"\1", candidate).strip().strip("*`$ ")
-    if not text:
-        return None
-    m = _CANDIDATE_LETTER.match(text)
-    if m:
-        letter = m.group(1)
-        rest = text[m.end():].strip()
-        set_apart = m.group(0).rstrip().endswith((")", "]", ".", ":", "：")) or not rest
-        # "a cat" / "A cat" / "I think" may be words, not options: prefer an option-text match then.
-        if not set_apart and letter.upper() in "AI":
-            by_text = option_by_text(text, choices, exact=False)
-            if by_text:
-                return by_text
-        if letter.isupper() or set_apart:
-            return letter.upper()
-    return option_by_text(text, choices, exact=True)
-
-
-def letter_in_text(text: str, choices: dict[str, str], valid: str) -> str | None:
-    """The one option a free-text answer names, or None when it names none or several."""
-    text = text[-TAIL_CHARS:]
-    found = set()
-    for m in _STRONG_LETTER.finditer(text):
-        letter = next(g for g in m.groups() if g is not None)
-        if letter.isupper() or m.group(0).lower().startswith(("option", "choice")):
-            if letter.upper() in valid:
-                found.add(letter.upper())
-    if len(found) == 1:
-        return found.pop()
-    if found:
-        return None
-    return option_by_text(text, choices, exact=False)
-
-
-def normalize_text(text: str) -> str:
-    """Lowercase, drop LaTeX text wrappers, punctuation, articles and extra spaces."""
-    text = _TEXT_WRAP.sub(r"\1", text)
-    text = text.lower().replace("\\%", "%")
-    text = re.sub(r"[^\w%.+\-/ ]|(?<!\d)[.](?!\d)", " ", text)
-    text = re.sub(r"\b(?:a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def option_by_text(text: str, choices: dict[str, str], exact: bool) -> str | None:
-    """The letter of the only option whose text the answer is (exact) or contains (not exact)."""
-    if not choices:
-        return None
-    norm = normalize_text(text[-4000:])
-    if not norm:
-        return None
-    hits = []
-    for letter, option in choices.items():
-        opt = normalize_text(option)
-        if not opt:
-            continue
-        if exact:
-            if norm == opt:
-                hits.append(letter)
-        elif re.search(r"(?<!\w)" + re.escape(opt) + r"(?!\w)", norm):
-            hits.append(letter)
-    if not exact and len(hits) > 1:
-        # "10 cm" also contains option "10": keep only options not inside another matching one.
-        texts = {h: normalize_text(choices[h]) for h in hits}
-        hits = [h for h in hits if not any(h != o and texts[h] in texts[o] for o in hits)]
-    return hits[0] if len(hits) == 1 else None
+def strip_text_wrappers(text: str) -> str:
+    """`\\text{B}` → "B": the LaTeX text commands around words, without their braces."""
+    return _TEXT_WRAP.sub(r"\1", text)
 
 
 # ---------------------------------------------------------------- numbers
@@ -312,6 +248,7 @@ _NUMBER_ANYWHERE = re.compile(
     r"|\d+(?:\.\d+)?|\.\d+)(?:\s*%)?"
 )
 _LATEX_NOISE = re.compile(r"\\[,;:! ]|\\left|\\right|~|\{,\}|\^\s*\{?\\circ\}?|°|\\%")
+MAX_NUMBER_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -324,8 +261,8 @@ class Number:
 def parse_number(text: str, units: bool = True) -> Number | None:
     """A single number as written in an answer: "1,234.5 kg", "45%", "3.2e-5", "3\\times10^{4}",
     "\\frac{3}{4}", "-1/2". None when the text is anything more than one number (or, with
-    `units=False`, when a unit word follows it)."""
-    if len(text) > 200:
+    `units=False`, when a unit word follows it), and for numbers no float can hold."""
+    if len(text) > MAX_NUMBER_CHARS:
         return None
     text = _TEXT_WRAP.sub(r" \1", text)
     percent_sign = "\\%" in text or "%" in text
@@ -334,9 +271,9 @@ def parse_number(text: str, units: bool = True) -> Number | None:
     m = _FRACTION.match(text)
     if m:
         num, den = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
-        if float(den) == 0:
+        value = float(num) / float(den) if float(den) != 0 else float("inf")
+        if value != value or value in (float("inf"), float("-inf")):
             return None
-        value = float(num) / float(den)
         return Number(-value if m.group("sign") in "-−" and m.group("sign") else value, False, -1)
     m = _NUMBER_ONLY.match(text)
     if not m:
@@ -356,6 +293,8 @@ def parse_number(text: str, units: bool = True) -> Number | None:
             decimals = -1
     except (ValueError, OverflowError):
         return None
+    if value in (float("inf"), float("-inf")):  # 200 nines: a digit string, not a number to compare
+        return None
     if m.group("sign") in ("-", "−") and m.group("sign"):
         value = -value
     pct = bool(m.group("pct")) or percent_sign
@@ -371,26 +310,59 @@ def last_number(text: str) -> str | None:
 def last_number_at(text: str) -> tuple[int, str] | None:
     offset = max(0, len(text) - TAIL_CHARS)
     last = None
-    for m in _NUMBER_ANYWHERE.finditer(text, offset):
-        last = m
+    for last in _NUMBER_ANYWHERE.finditer(text, offset):
+        pass
     return (last.start(), last.group().strip()) if last else None
 
 
 _IS_SPLIT = re.compile(r"\s(?:is|are|equals|=)\s|=")
 _WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
+_LIST_GLUE = re.compile(r'^[\s,;"\'\\]*(?:(?:and|or)[\s,;"\'\\]*)?$')
 
 
 def reduce_sentence(candidate: str) -> str:
-    """A math answer from a sentence: "The largest $n$ is 34" → "34"; formulas pass unchanged."""
-    outside_math = re.sub(r"\$[^$]*\$|\\\(.*?\\\)", " ", candidate)
+    """A math answer from a sentence: "The largest $n$ is 34" → "34"; formulas pass unchanged.
+
+    A sentence whose tail is several formulas joined by "and"/"or"/commas ("$12$ and $13$") keeps
+    them all, with their joining words, so a list or an alternative is not cut to its last member."""
+    outside_math = _outside(candidate, math_spans(candidate))
     if not _WORD.search(re.sub(r"\\[a-zA-Z]+", " ", outside_math)):
         return candidate
     parts = _IS_SPLIT.split(candidate)
     tail = clean_candidate(parts[-1]) if len(parts) > 1 else candidate
-    if tail and not _WORD.search(re.sub(r"\\[a-zA-Z]+|\$[^$]*\$", " ", tail)):
+    tail_spans = math_spans(tail)
+    if tail and not _WORD.search(re.sub(r"\\[a-zA-Z]+", " ", _outside(tail, tail_spans))):
         return tail
-    latex = last_latex_at(tail)
+    listed = _listed_formulas(tail, tail_spans)
+    if listed:
+        return listed
+    latex = (tail_spans[-1].end, tail_spans[-1].body) if tail_spans else None
     number = last_number_at(tail)
     if number and (latex is None or latex[0] <= number[0]):
         return number[1]
     return latex[1] if latex else candidate
+
+
+def _outside(text: str, spans: list[MathSpan]) -> str:
+    pieces, at = [], 0
+    for span in spans:
+        pieces.append(text[at : span.start])
+        at = span.end
+    pieces.append(text[at:])
+    return " ".join(pieces)
+
+
+def _listed_formulas(text: str, spans: list[MathSpan]) -> str | None:
+    """The trailing formulas of `text` joined by "and"/"or"/commas, as one answer, or None."""
+    run = spans[-1:]
+    joiners: list[str] = []
+    for span in reversed(spans[:-1]):
+        between = text[span.end : run[0].start]
+        if len(between) > 20 or not _LIST_GLUE.match(between):
+            break
+        run.insert(0, span)
+        joiners.insert(0, between)
+    if len(run) < 2 or text[run[-1].end :].strip(" .\"'\\"):
+        return None
+    words = [" or " if "or" in j else " and " if "and" in j else ", " for j in joiners]
+    return run[0].body + "".join(w + s.body for w, s in zip(words, run[1:]))

@@ -7,12 +7,16 @@ full benchmark sample to ask "is this response right?".
 
 from __future__ import annotations
 
+import math
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from harness.types import ANSWER_TYPES
 
 JUDGE_POLICIES = ("never", "fallback", "union", "always")
+MAX_PRECISION = 15  # decimal places a float can carry
 
 _LETTERS = string.ascii_uppercase
 
@@ -24,6 +28,13 @@ class VerifyItem:
     `response` is the raw generated text; in thinking modes it usually starts inside the thought
     (the `<think>` opener is part of the prompt), so it looks like "reasoning</think>answer".
     `thinking=False` is the `nothink` mode: the response should carry no think tags at all.
+    `accepted`: further gold answers that count as correct too (benchmarks that list several, such as
+    MMMU's open questions). `precision`: the decimal places a benchmark states for its numeric answers;
+    numbers (and numbers inside symbolic answers) are compared rounded to it.
+
+    Construction checks only the Python types (a caller's mistake). Whether the item can be scored at
+    all (an empty gold, an MCQ gold that is no option) is the verifier's to report, per item, as
+    `method="invalid_item"`, so one bad item never stops a run.
     """
 
     id: str
@@ -33,6 +44,8 @@ class VerifyItem:
     answer_type: str | None = None  # mcq | number | math | text; None → inferred
     choices: dict[str, str] | list[str] | None = None
     thinking: bool = True
+    accepted: tuple[str, ...] = ()
+    precision: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("id", "question", "answer", "response"):
@@ -41,6 +54,16 @@ class VerifyItem:
                 raise TypeError(
                     f"item {self.id!r}: field {name!r} must be a string, got {type(value).__name__}"
                 )
+        if isinstance(self.accepted, list):
+            self.accepted = tuple(self.accepted)
+        if not isinstance(self.accepted, tuple) or not all(isinstance(a, str) for a in self.accepted):
+            raise TypeError(f"item {self.id!r}: accepted must be a tuple of strings, got {self.accepted!r}")
+        if self.precision is not None and (
+            isinstance(self.precision, bool) or not isinstance(self.precision, int)
+            or not 0 <= self.precision <= MAX_PRECISION
+        ):
+            raise ValueError(f"item {self.id!r}: precision must be a whole number of decimal places "
+                             f"from 0 to {MAX_PRECISION}, got {self.precision!r}")
         if self.answer_type is not None and self.answer_type not in ANSWER_TYPES:
             raise ValueError(
                 f"item {self.id!r}: answer_type {self.answer_type!r} is not one of {ANSWER_TYPES}"
@@ -98,3 +121,33 @@ def normalize_choices(item_id: str, choices: dict[str, str] | list[str] | None) 
             raise ValueError(f"item {item_id!r}: choice key {key!r} is not an option letter A-Z")
         out[letter] = str(text)
     return out
+
+
+def answer_extras(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`accepted` and `precision` for a VerifyItem from a benchmark item's `meta` (or a predictions
+    line): `accepted_answers` (a list of strings or numbers, or one string) and `precision` (decimal
+    places: a whole number, also written as 2.0 or "2"; NaN or "" is an empty table cell, no
+    precision). Raises ValueError naming what is wrong."""
+    extras: dict[str, Any] = {}
+    accepted = fields.get("accepted_answers")
+    if accepted is not None:
+        if isinstance(accepted, str):
+            accepted = [accepted]
+        if not isinstance(accepted, (list, tuple)) or not all(
+                isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in accepted):
+            raise ValueError(f"accepted_answers must be a list of strings, got {accepted!r:.200}")
+        extras["accepted"] = tuple(str(a) for a in accepted)
+    precision = fields.get("precision")
+    if isinstance(precision, float) and math.isnan(precision) or precision == "":
+        precision = None  # a table's empty cell: this item states no precision
+    if precision is not None:
+        value = precision
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PRECISION:
+            raise ValueError(f"precision must be a whole number of decimal places from 0 to {MAX_PRECISION}, "
+                             f"got {precision!r:.50}")
+        extras["precision"] = value
+    return extras

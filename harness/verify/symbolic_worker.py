@@ -1,10 +1,14 @@
-"""The math-verify call itself, and the worker process that runs it in isolation.
+"""The math-verify call itself, and the processes that run it in isolation.
 
-Run as `python -m harness.verify.symbolic_worker MEMORY_MB`: it imports math-verify once, caps
-its own address space, prints a "ready" line, then answers one JSON line `[index, gold, pred]`
-with `[index, status, equal, detail]` until its stdin closes. Only math-verify's LaTeX parser is
-used: its plain-expression path calls sympy's `parse_expr` (an `eval`), which model output must
-never reach.
+`python -m harness.verify.symbolic_worker MEMORY_MB SOCKET_PATH` starts a *template*: it imports
+math-verify and warms its grammar once (seconds), then reads commands from its stdin; each line
+"fork" forks a *worker* from it, which costs milliseconds because the imports are shared
+copy-on-write. A worker caps its own address space, connects to the pool's Unix socket at
+SOCKET_PATH, says `["ready", pid]`, then answers JSON lines `[index, golds, pred, float_rounding]`
+(one item's whole symbolic question: does `pred` equal any of `golds`?) with `[index, status,
+equal, detail]` until the connection closes. So a worker killed at its deadline is replaced at
+once, not after another import. Only math-verify's LaTeX parser is used: its plain-expression path
+calls sympy's `parse_expr` (an `eval`), which model output must never reach.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import functools
 import json
 import logging
 import os
+import signal
+import socket
 import sys
 
 MAX_EXPRESSION_CHARS = 2000  # longer "answers" are not given to the parser at all
@@ -45,6 +51,11 @@ def compare_latex(gold: str, pred: str, float_rounding: int = 6) -> bool:
     return bool(verify(gold_parsed, pred_parsed, float_rounding=float_rounding, timeout_seconds=None))
 
 
+def compare_any(golds: list[str] | tuple[str, ...], pred: str, float_rounding: int = 6) -> bool:
+    """Whether `pred` equals any of the gold answers (its parse is cached across them)."""
+    return any(compare_latex(gold, pred, float_rounding) for gold in golds)
+
+
 def quiet_math_verify() -> None:
     for name in ("math_verify", "latex2sympy2_extended"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -64,26 +75,49 @@ def _cap_memory(memory_mb: int) -> None:
         pass  # no rlimit here: the parent's deadline still bounds the damage
 
 
-def main(argv: list[str]) -> int:
-    memory_mb = int(argv[1]) if len(argv) > 1 else 2048
-    quiet_math_verify()
-    compare_latex("1", "1")  # import and warm the grammar before the memory cap
+def _answer(line: bytes) -> bytes:
+    index, golds, pred, float_rounding = json.loads(line)
+    try:
+        reply = [index, "ok", compare_any(golds, pred, float_rounding), None]
+    except MemoryError:
+        reply = [index, "error", None, "memory limit"]
+    except RecursionError:
+        reply = [index, "error", None, "recursion limit"]
+    except Exception as exc:  # math-verify raises many types on odd input; none is fatal here
+        reply = [index, "error", None, f"{type(exc).__name__}: {str(exc)[:200]}"]
+    return json.dumps(reply).encode() + b"\n"
+
+
+def _serve(memory_mb: int, socket_path: str) -> None:
+    """A forked worker's whole life: cap memory, connect, answer until the pool hangs up."""
     _cap_memory(memory_mb)
-    out = sys.stdout
-    out.write(json.dumps(["ready", os.getpid()]) + "\n")
-    out.flush()
-    for line in sys.stdin:
-        index, gold, pred, float_rounding = json.loads(line)
-        try:
-            reply = [index, "ok", compare_latex(gold, pred, float_rounding), None]
-        except MemoryError:
-            reply = [index, "error", None, "memory limit"]
-        except RecursionError:
-            reply = [index, "error", None, "recursion limit"]
-        except Exception as exc:  # math-verify raises many types on odd input; none is fatal here
-            reply = [index, "error", None, f"{type(exc).__name__}: {str(exc)[:200]}"]
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.connect(socket_path)
+        connection.sendall(json.dumps(["ready", os.getpid()]).encode() + b"\n")
+        with connection.makefile("rb") as requests:
+            for line in requests:
+                connection.sendall(_answer(line))
+
+
+def main(argv: list[str]) -> int:
+    memory_mb, socket_path = int(argv[1]), argv[2]
+    quiet_math_verify()
+    compare_latex("1", "1")  # import and warm the grammar once, for every worker forked from here
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel, never zombies
+    for command in sys.stdin:
+        if command.strip() != "fork":
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.fork() == 0:
+            status = 0
+            try:
+                os.close(0)  # the template's command pipe is not the worker's
+                _serve(memory_mb, socket_path)
+            except BaseException:
+                status = 1
+            finally:
+                os._exit(status)  # never run the template's loop or exit handlers in a worker
     return 0
 
 

@@ -7,8 +7,7 @@ RL can never disagree about what is correct. Every verdict keeps both stages' op
 
 from __future__ import annotations
 
-import re
-import signal
+import atexit
 import sys
 import threading
 from importlib import metadata
@@ -16,12 +15,14 @@ from importlib import metadata
 from harness.types import Verdict
 from harness.verify.items import JudgeConfig, VerifyItem, normalize_choices
 from harness.verify.judge import Judge, JudgeRequest
-from harness.verify.rules import RuleOutcome, rule_stage
-from harness.verify.symbolic import MAX_EXPRESSION_CHARS, SymbolicPool, SymbolicResult
-from harness.verify.symbolic_worker import compare_latex, quiet_math_verify
+from harness.verify.rules import FINAL_METHODS, UNFINISHED_POLICIES, RuleOutcome, rule_stage
+from harness.verify.symbolic import DEFAULT_TIMEOUT_S, SymbolicPool, SymbolicResult, SymbolicTask
 
-RULES_VERSION = "2"  # 2: the exact algebra fast path before math-verify
+# 2: the exact algebra fast path before math-verify. 3: hedges, committed markers in unfinished
+# thoughts, invalid items as verdicts, accepted answers and per-item precision.
+RULES_VERSION = "3"
 _SYMBOLIC_CACHE_SIZE = 100_000
+_INVALID_SHOWN = 10  # invalid items named on stderr per scoring call; the rest are counted
 
 
 def _package_version(name: str) -> str | None:
@@ -35,20 +36,41 @@ def _apply_symbolic(outcome: RuleOutcome, result: SymbolicResult) -> None:
     if result.status == "ok":
         outcome.correct, outcome.method, outcome.decisive = bool(result.equal), "math_verify", True
     else:
-        method = {"timeout": "timeout", "too_long": "too_long"}.get(result.status, "symbolic_error")
+        method = result.status if result.status in ("timeout", "too_long", "refused") else "symbolic_error"
         outcome.correct, outcome.method, outcome.decisive = None, method, False
+        outcome.detail = result.detail
     outcome.symbolic = None
+
+
+def _rules_or_error(item: VerifyItem, fast_path: bool, unfinished: str) -> RuleOutcome:
+    """The rule stage, with any failure on this item kept to this item (method `rule_error`)."""
+    try:
+        return rule_stage(item, fast_path, unfinished)
+    except Exception as error:  # a defect on one item must not lose the other items' verdicts
+        return RuleOutcome(item.answer_type, None, None, "rule_error", False, True, "",
+                           detail=f"{type(error).__name__}: {str(error)[:200]}")
+
+
+def _report_invalid(items: list[VerifyItem], outcomes: list[RuleOutcome]) -> None:
+    bad = [(item, o) for item, o in zip(items, outcomes) if o.method in ("invalid_item", "rule_error")]
+    for item, outcome in bad[:_INVALID_SHOWN]:
+        print(f"[verify] item {item.id!r} not scored ({outcome.method}): {outcome.detail}", file=sys.stderr)
+    if len(bad) > _INVALID_SHOWN:
+        print(f"[verify] ... and {len(bad) - _INVALID_SHOWN} more items not scored", file=sys.stderr)
 
 
 class Verifier:
     """Scores items; owns the math-verify worker pool and, when configured, the judge client."""
 
-    def __init__(self, judge: JudgeConfig | None = None, timeout_s: float = 5.0, workers: int = 2,
-                 memory_mb: int = 2048, fast_path: bool = True) -> None:
+    def __init__(self, judge: JudgeConfig | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = 2,
+                 memory_mb: int = 2048, fast_path: bool = True, unfinished: str = "marked") -> None:
+        if unfinished not in UNFINISHED_POLICIES:
+            raise ValueError(f"unfinished-thought policy {unfinished!r} is not one of {UNFINISHED_POLICIES}")
         self.judge_config = judge
         self.policy = judge.policy if judge else "never"
         self.timeout_s = timeout_s
         self.fast_path = fast_path  # off only to measure it: verdicts are the same either way
+        self.unfinished = unfinished  # "marked": committed markers only; "lenient": any marker (before v3)
         self._judge = Judge(judge) if judge is not None and judge.policy != "never" else None
         self._pool = SymbolicPool(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb)
         self._symbolic_cache: dict[tuple[str, str, int], SymbolicResult] = {}
@@ -57,31 +79,35 @@ class Verifier:
     def score(self, items: list[VerifyItem], progress: bool = False) -> list[Verdict]:
         """One verdict per item, in input order."""
         with self._lock:
-            outcomes = [rule_stage(item, self.fast_path) for item in items]
+            outcomes = [_rules_or_error(item, self.fast_path, self.unfinished) for item in items]
+            if progress:
+                _report_invalid(items, outcomes)
             self._run_symbolic(outcomes, progress)
             judged = self._run_judge(items, outcomes, progress)
             return [self._combine(o, judged.get(i)) for i, o in enumerate(outcomes)]
 
     def _run_symbolic(self, outcomes: list[RuleOutcome], progress: bool) -> None:
-        waiting: dict[tuple[str, str, int], list[RuleOutcome]] = {}
+        waiting: dict[SymbolicTask, list[RuleOutcome]] = {}
         for o in outcomes:
             if o.symbolic:
                 waiting.setdefault(o.symbolic, []).append(o)
-        wanted = [pair for pair in waiting if pair not in self._symbolic_cache]
+        wanted = [task for task in waiting if task not in self._symbolic_cache]
         if wanted and progress:
             print(f"[verify] math-verify: {len(wanted)} comparisons", file=sys.stderr)
         fresh = dict(zip(wanted, self._pool.compare(wanted))) if wanted else {}
-        for pair, result in fresh.items():
-            if result.status in ("ok", "too_long"):  # timeouts and errors are retried next time
+        for task, result in fresh.items():
+            if result.status in ("ok", "too_long", "refused"):  # timeouts and errors are retried next time
                 if len(self._symbolic_cache) >= _SYMBOLIC_CACHE_SIZE:
                     self._symbolic_cache.clear()
-                self._symbolic_cache[pair] = result
-        for pair, group in waiting.items():
-            result = fresh.get(pair) or self._symbolic_cache[pair]
+                self._symbolic_cache[task] = result
+        for task, group in waiting.items():
+            result = fresh.get(task) or self._symbolic_cache[task]
             for o in group:
                 _apply_symbolic(o, result)
 
     def _needs_judge(self, outcome: RuleOutcome) -> bool:
+        if outcome.method in FINAL_METHODS or outcome.method == "rule_error":
+            return False
         if self.policy == "fallback":
             return not outcome.decisive
         if self.policy == "union":
@@ -114,6 +140,8 @@ class Verifier:
             method=outcome.method,
             format_ok=outcome.format_ok,
             rule_correct=outcome.correct,
+            finished=outcome.finished,
+            detail=outcome.detail,
         )
         if judged is None:
             return verdict
@@ -133,10 +161,16 @@ class Verifier:
                                                             "prompt_sha256": None}
         judge["rules"] = {
             "version": RULES_VERSION,
+            "unfinished": self.unfinished,
             "symbolic_timeout_s": self.timeout_s,
             "math_verify": _package_version("math-verify"),
         }
         return judge
+
+    @property
+    def workers_killed(self) -> int:
+        """math-verify workers killed at their deadline so far."""
+        return self._pool.killed
 
     @property
     def judge_calls(self) -> int:
@@ -154,53 +188,23 @@ class Verifier:
         self.close()
 
 
-# ------------------------------------------------------------------ in-process rules
+# ------------------------------------------------------------------ one item at a time
 
-# Shapes that make sympy compute without bound (power towers, huge exponents or factorials,
-# enormous literals). The in-process path refuses them outright; the worker pool needs no list.
-_EXPLOSIVE = re.compile(
-    r"\^\s*\{[^{}]*\^|\^\s*\{?\s*[-+]?\d{4,}|\d{300,}|\d{4,}\s*!|!\s*!|\*\*|\\underbrace|\\overbrace"
-)
+_shared: dict[tuple[float, str], Verifier] = {}
+_shared_lock = threading.Lock()
 
 
-class _Alarm(Exception):
-    pass
+def shared_verifier(timeout_s: float = DEFAULT_TIMEOUT_S, unfinished: str = "marked") -> Verifier:
+    """A rules-only `Verifier` per setting, started once per process and closed at exit."""
+    with _shared_lock:
+        key = (timeout_s, unfinished)
+        if key not in _shared:
+            _shared[key] = Verifier(timeout_s=timeout_s, unfinished=unfinished)
+            atexit.register(_shared[key].close)
+        return _shared[key]
 
 
-def _symbolic_in_process(gold: str, pred: str, float_rounding: int, timeout_s: float) -> SymbolicResult:
-    if len(gold) > MAX_EXPRESSION_CHARS or len(pred) > MAX_EXPRESSION_CHARS:
-        return SymbolicResult("too_long")
-    if _EXPLOSIVE.search(pred) or _EXPLOSIVE.search(gold):
-        return SymbolicResult("timeout", None, "refused: expression could run without bound")
-    quiet_math_verify()
-    on_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-    if on_main:
-        def handler(signum, frame):
-            raise _Alarm()
-
-        previous = signal.signal(signal.SIGALRM, handler)
-        signal.setitimer(signal.ITIMER_REAL, timeout_s)
-    try:
-        return SymbolicResult("ok", compare_latex(gold, pred, float_rounding))
-    except _Alarm:
-        return SymbolicResult("timeout", None, f"over {timeout_s:g} s")
-    except Exception as exc:
-        return SymbolicResult("error", None, f"{type(exc).__name__}: {str(exc)[:200]}")
-    finally:
-        if on_main:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-
-
-def verify_rules(item: VerifyItem, timeout_s: float = 5.0) -> Verdict:
-    """Rules only, in this process: no pool, no judge. For quick paths and tests.
-
-    Symbolic comparisons run here under a SIGALRM timer (main thread only) after refusing
-    expressions known to run without bound; that is a best effort. Scoring untrusted output at
-    scale belongs to `Verifier`, whose workers are killed at their deadline.
-    """
-    outcome = rule_stage(item)
-    if outcome.symbolic:
-        _apply_symbolic(outcome, _symbolic_in_process(*outcome.symbolic, timeout_s))
-    return Verdict(outcome.extracted, outcome.correct, outcome.method, outcome.format_ok,
-                   rule_correct=outcome.correct)
+def verify_rules(item: VerifyItem, timeout_s: float = DEFAULT_TIMEOUT_S, unfinished: str = "marked") -> Verdict:
+    """One item through the rules, no judge: `Verifier.score` on a shared verifier, so a single
+    check is bounded exactly like a batch (math-verify only in killable workers)."""
+    return shared_verifier(timeout_s, unfinished).score([item])[0]

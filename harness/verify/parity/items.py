@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.bench.loaders import OPTION_LETTERS, _as_list
-from harness.verify.items import VerifyItem, normalize_choices
+from harness.verify.items import normalize_choices
 from harness.verify.rules import gold_letter
 
 MATHVISTA_QUESTION_TYPES = ("multi_choice", "free_form")
@@ -83,9 +83,9 @@ def _precision(value: Any) -> float | int | None:
 
 def _gold_letter(item_id: str, answer: str, choices: dict[str, str]) -> str:
     try:  # the verifier's reading of a gold: its letter, or the option whose text it is
-        return gold_letter(VerifyItem(id=item_id, question="", answer=answer, response=""), choices)
+        return gold_letter(answer, choices)
     except ValueError as error:
-        raise ParityInputError(str(error)) from None
+        raise ParityInputError(f"item {item_id!r}: {error}") from None
 
 
 def parity_item(record: dict[str, Any], key: str) -> ParityItem:
