@@ -94,3 +94,44 @@ def test_rescoring_a_run_directory_reproduces_its_outcomes(tmp_path):
 def test_a_missing_path_is_an_error(tmp_path, capsys):
     assert cli_score.main(parse([str(tmp_path / "nope.jsonl")])) == 2
     assert "no such file or directory" in capsys.readouterr().err
+
+
+LONE_SURROGATE_LINE = ('{"id": "s1", "question": "q \\ud800", "answer": "10", "response": "r\\udfff</think>\\\\boxed{10}",'
+                       ' "answer_type": "number"}\n')
+
+
+def test_a_lone_surrogate_in_a_response_is_written_and_reads_back(tmp_path, capsys):
+    path = tmp_path / "p.jsonl"
+    path.write_text(LONE_SURROGATE_LINE + json.dumps(PREDICTIONS[0]) + "\n", encoding="utf-8")
+    out = tmp_path / "out" / "scored.jsonl"
+    assert cli_score.main(parse([str(path), "-o", str(out)])) == 0
+    rows = read_lines(out)
+    assert (rows[0]["response"], rows[0]["question"], rows[0]["correct"]) == ("r\udfff</think>\\boxed{10}", "q \ud800", True)
+    assert rows[1]["correct"] is True
+    assert [p.name for p in out.parent.iterdir()] == ["scored.jsonl"]  # no temporary file left behind
+    assert cli_score.main(parse([str(path)])) == 0  # and to stdout
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["response"] == "r\udfff</think>\\boxed{10}"
+
+
+def test_run_directory_writers_keep_lone_surrogates(tmp_path):
+    from harness.rundir import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
+
+    row = {"text": "a\ud800b", "nested": ["\udfff", "中文"]}
+    append_jsonl(tmp_path / "g.jsonl", [row])
+    write_jsonl_atomic(tmp_path / "s.jsonl", [row])
+    write_json_atomic(tmp_path / "m.json", row)
+    assert list(read_jsonl(tmp_path / "g.jsonl")) == list(read_jsonl(tmp_path / "s.jsonl")) == [row]
+    assert json.loads((tmp_path / "m.json").read_text(encoding="utf-8")) == row
+    assert "中文" in (tmp_path / "s.jsonl").read_text(encoding="utf-8")  # other text stays as written
+
+
+def test_an_empty_gold_is_an_invalid_item_and_the_file_is_still_scored(tmp_path, capsys):
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(PREDICTIONS[0]) + "\n" + json.dumps({"id": "x", "question": "q", "answer": "",
+                                                                     "response": "1"}) + "\n", encoding="utf-8")
+    assert cli_score.main(parse([str(path)])) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(r["method"], r["correct"]) for r in rows] == [("mcq", True), ("invalid_item", None)]
+    assert rows[1]["detail"] == "the gold answer is empty"
+    assert "item 'x' not scored (invalid_item): the gold answer is empty" in captured.err

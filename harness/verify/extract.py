@@ -80,7 +80,7 @@ def _content(text: str, box: Box, by_start: dict[int, Box]) -> str:
 # variable name ("x ="), spacing commands, short \text{...}, math delimiters. Matched token by token
 # (one regex over the whole gap, with its nested repetition, backtracks exponentially on ",,,,,,Z").
 _JOINER_TOKEN = re.compile(
-    r"[\s,;]+|(?:and|or|ou|et|oder|und|o|y|или|и)(?![^\W\d_])|或者|或|和|&|[a-zA-Z](?:_\{?\w{1,8}\}?)?\s*="
+    r"[\s,;]+|[a-zA-Z](?:_\{?\w{1,8}\}?)?\s*=|(?:and|or|ou|et|oder|und|o|y|или|и)(?![^\W\d_])|或者|或|和|&"
     r"|\\q?quad|\\text\s*\{[^{}]{0,40}\}|\$|\\[()\[\]]"
 )
 MAX_JOINER_CHARS = 60

@@ -14,7 +14,7 @@ import re
 from harness.verify.extract import TAIL_CHARS, strip_text_wrappers
 
 _CANDIDATE_LETTER = re.compile(
-    r"^(?:(?:option|choice|answer|选项|选)\s*[:：]?\s*)?[(\[]?\s*([A-Za-z])\s*[)\]]?(?:[.:：)\s]|$)", re.IGNORECASE
+    r"^(?:(?:option|choice|answer|选项|选)\s*[:：]?\s*)?[(\[]?\s*([A-Za-z])\s*[)\]]?(?:[.:：)\s,，;；]|$)", re.IGNORECASE
 )
 # Shapes in running text that unambiguously name an option.
 _STRONG_LETTER = re.compile(
@@ -41,7 +41,7 @@ def letter_from_candidate(candidate: str, choices: dict[str, str], valid: str) -
     if m:
         letter = m.group(1)
         rest = text[m.end():].strip()
-        set_apart = m.group(0).rstrip().endswith((")", "]", ".", ":", "：")) or not rest
+        set_apart = m.group(0).rstrip().endswith((")", "]", ".", ":", "：", ",", "，", ";", "；")) or not rest
         # "a cat" / "A cat" / "I think" may be words, not options: prefer an option-text match then.
         if not set_apart and letter.upper() in "AI":
             by_text = option_by_text(text, choices, exact=False)

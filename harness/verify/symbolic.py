@@ -41,11 +41,11 @@ DEFAULT_TIMEOUT_S = 1.5  # per item: with the kill and the fork of a replacement
 SymbolicTask = tuple[tuple[str, ...], str, int]
 
 # Shapes that make sympy compute without bound or nearly so: numeric power towers, exponents of six digits
-# and more, factorials of five digits and more, enormous literals, Python-style powers, braces
-# LaTeX parsers expand. Refused before any parser sees them, on the pool path and in-process alike;
+# and more, factorials of five digits and more (or chained), enormous literals, braces LaTeX parsers
+# expand. Refused before any parser sees them, on the pool path and in-process alike;
 # the pool's deadline still bounds whatever else runs long.
 _EXPLOSIVE = re.compile(
-    r"\^\s*\{?\s*\d+\s*\^\s*\{?\s*\d|\^\s*\{?\s*[-+]?\d{6,}|\d{300,}|\d{5,}\s*!|!\s*!|\*\*|\\underbrace|\\overbrace"
+    r"\^\s*\{?\s*\d+\s*\^\s*\{?\s*\d|\^\s*\{?\s*[-+]?\d{6,}|\d{300,}|\d{5,}\s*!|!\s*!|\\underbrace|\\overbrace"
 )
 
 

@@ -80,8 +80,7 @@ class Verifier:
         """One verdict per item, in input order."""
         with self._lock:
             outcomes = [_rules_or_error(item, self.fast_path, self.unfinished) for item in items]
-            if progress:
-                _report_invalid(items, outcomes)
+            _report_invalid(items, outcomes)  # always: a user must see why an item has no score
             self._run_symbolic(outcomes, progress)
             judged = self._run_judge(items, outcomes, progress)
             return [self._combine(o, judged.get(i)) for i, o in enumerate(outcomes)]
