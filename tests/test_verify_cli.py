@@ -113,18 +113,6 @@ def test_a_lone_surrogate_in_a_response_is_written_and_reads_back(tmp_path, caps
     assert json.loads(capsys.readouterr().out.splitlines()[0])["response"] == "r\udfff</think>\\boxed{10}"
 
 
-def test_run_directory_writers_keep_lone_surrogates(tmp_path):
-    from harness.rundir import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
-
-    row = {"text": "a\ud800b", "nested": ["\udfff", "中文"]}
-    append_jsonl(tmp_path / "g.jsonl", [row])
-    write_jsonl_atomic(tmp_path / "s.jsonl", [row])
-    write_json_atomic(tmp_path / "m.json", row)
-    assert list(read_jsonl(tmp_path / "g.jsonl")) == list(read_jsonl(tmp_path / "s.jsonl")) == [row]
-    assert json.loads((tmp_path / "m.json").read_text(encoding="utf-8")) == row
-    assert "中文" in (tmp_path / "s.jsonl").read_text(encoding="utf-8")  # other text stays as written
-
-
 def test_an_empty_gold_is_an_invalid_item_and_the_file_is_still_scored(tmp_path, capsys):
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps(PREDICTIONS[0]) + "\n" + json.dumps({"id": "x", "question": "q", "answer": "",

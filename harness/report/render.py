@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,14 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from harness import jsontext
+
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "reports"
 
 
 def json_for_script(value: Any) -> Markup:
     """JSON that is safe inside <script type="application/json">: no sequence can end the element."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = jsontext.dumps(value, separators=(",", ":"), allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(text)
