@@ -3,11 +3,26 @@
 import pytest
 
 from harness.modes import split_thinking
-from harness.verify.extract import final_boxes, last_boxed, parse_number
-from harness.verify.markers import answer_phrase
+from harness.verify.extract import final_box_run, parse_number
+from harness.verify.markers import last_phrase
 from harness.verify.options import letter_from_candidate, letter_in_text
 
 CHOICES = {"A": "dog", "B": "cat", "C": "horse", "D": "10 cm"}
+
+
+def last_boxed(text):
+    run = final_box_run(text)
+    return run.contents[-1] if run else None
+
+
+def final_boxes(text):
+    run = final_box_run(text)
+    return list(run.contents) if run else []
+
+
+def answer_phrase(text):
+    phrase = last_phrase(text)
+    return phrase.text if phrase else None
 
 
 def test_split_uses_the_last_think_close():

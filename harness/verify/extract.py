@@ -130,18 +130,6 @@ def final_box_run(text: str) -> BoxRun | None:
                   run[-1].close + offset)
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete box (nested boxes unwrapped), or None."""
-    run = final_box_run(text)
-    return run.contents[-1] if run else None
-
-
-def final_boxes(text: str) -> list[str]:
-    """The contents of the final run of boxes, in order; [] when there is no box."""
-    run = final_box_run(text)
-    return list(run.contents) if run else []
-
-
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("*", "*"), ("`", "`"))
 _TRAILING = " .。,;"
 

@@ -120,9 +120,3 @@ def last_phrase(text: str, committed_only: bool = False) -> Phrase | None:
         if not phrase.tentative and phrase.text is not None:
             return phrase
     return None
-
-
-def answer_phrase(text: str) -> str | None:
-    """The text after the last answer marker, up to the end of its sentence."""
-    phrase = last_phrase(text)
-    return phrase.text if phrase else None

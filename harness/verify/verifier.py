@@ -23,6 +23,7 @@ from harness.verify.symbolic import DEFAULT_TIMEOUT_S, SymbolicPool, SymbolicRes
 RULES_VERSION = "3"
 _SYMBOLIC_CACHE_SIZE = 100_000
 _INVALID_SHOWN = 10  # invalid items named on stderr per scoring call; the rest are counted
+_NEVER_JUDGED = FINAL_METHODS | {"rule_error"}
 
 
 def _package_version(name: str) -> str | None:
@@ -73,7 +74,7 @@ class Verifier:
         self.unfinished = unfinished  # "marked": committed markers only; "lenient": any marker (before v3)
         self._judge = Judge(judge) if judge is not None and judge.policy != "never" else None
         self._pool = SymbolicPool(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb)
-        self._symbolic_cache: dict[tuple[str, str, int], SymbolicResult] = {}
+        self._symbolic_cache: dict[SymbolicTask, SymbolicResult] = {}
         self._lock = threading.Lock()
 
     def score(self, items: list[VerifyItem], progress: bool = False) -> list[Verdict]:
@@ -105,7 +106,7 @@ class Verifier:
                 _apply_symbolic(o, result)
 
     def _needs_judge(self, outcome: RuleOutcome) -> bool:
-        if outcome.method in FINAL_METHODS or outcome.method == "rule_error":
+        if outcome.method in _NEVER_JUDGED:
             return False
         if self.policy == "fallback":
             return not outcome.decisive
