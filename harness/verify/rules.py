@@ -68,7 +68,6 @@ _GOLD_LETTER = re.compile(r"^\s*[(\[]?\s*([A-Z])\s*[)\].:]?\s*$")
 _WORDY = re.compile(r"(?<!\\)\b[a-zA-Z]{3,}\b")
 
 
-
 class InvalidItem(ValueError):
     """An item that cannot be scored as given; the message says why."""
 
