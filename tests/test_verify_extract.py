@@ -3,16 +3,11 @@
 import pytest
 
 from harness.modes import split_thinking
-from harness.verify.extract import final_box_run, parse_number
+from harness.verify.extract import final_box_run, last_boxed, parse_number
 from harness.verify.markers import last_phrase
 from harness.verify.options import letter_from_candidate, letter_in_text
 
 CHOICES = {"A": "dog", "B": "cat", "C": "horse", "D": "10 cm"}
-
-
-def last_boxed(text):
-    run = final_box_run(text)
-    return run.contents[-1] if run else None
 
 
 def final_boxes(text):

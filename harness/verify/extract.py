@@ -130,6 +130,12 @@ def final_box_run(text: str) -> BoxRun | None:
                   run[-1].close + offset)
 
 
+def last_boxed(text: str) -> str | None:
+    """Content of the last complete box (nested boxes unwrapped), or None."""
+    run = final_box_run(text)
+    return run.contents[-1] if run else None
+
+
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("*", "*"), ("`", "`"))
 _TRAILING = " .。,;"
 
