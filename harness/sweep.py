@@ -6,8 +6,9 @@ count: a `cap` run at budget N is exactly the first N tokens of the run at the l
 thought, and a thought cut at N is the first N tokens of the long one; only the answer phase after a
 forced `</think>` is new work (and prefix caching makes its shared prompt free).
 
-This module does that sharing below the runner, as an engine wrapper (`SharedBudgetEngine`) that
-answers a request from a longer generation of the same (prompt, seed, stop, sampling) when it can.
+This module does that sharing below the runner, as an engine wrapper
+(`harness.engines.shared_budget.SharedBudgetEngine`) that answers a request from a longer generation of the
+same (prompt, seed, stop, sampling) when it can.
 So each (mode, budget) run directory is written by the ordinary runner, is byte-for-byte what
 `harness run` writes, and resumes like one. The cache of engine outputs lives on disk in the sweep
 directory, so a killed sweep resumes without regenerating the long runs.
@@ -18,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,135 +27,14 @@ from typing import Any
 
 from harness import __version__
 from harness.config import ConfigError, RunConfig, validate
-from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
+from harness.engines import EngineRequest
+from harness.engines.logs import EngineLog, console
+from harness.engines.shared_budget import SharedBudgetEngine, request_key
 from harness.modes import MODES, think_opened
-from harness.rundir import RunDir, append_jsonl, read_json, read_jsonl, write_json_atomic
+from harness.rundir import RunDir, read_json, write_json_atomic
 
 INDEX_NAME = "sweep.json"
 CACHE_DIR = "engine_cache"
-REPLACEMENT_CHAR = "\ufffd"
-
-
-@dataclass
-class CachedOutput:
-    """One engine output and the max token count it was generated with."""
-
-    max_tokens: int
-    output: EngineOutput
-
-    def covers(self, max_tokens: int) -> bool:
-        """A shorter budget is a prefix; a longer one only if the generation ended by itself."""
-        return max_tokens <= self.max_tokens or self.output.finish_reason == "stop"
-
-
-def stream_text(tokenizer: Any, token_ids: list[int]) -> str:
-    """The text an incremental detokenizer (vLLM's) has emitted after `token_ids`.
-
-    It holds back bytes that do not yet form a complete character, so a generation cut in the middle
-    of a multi-byte character ends before that character, not with U+FFFD.
-    """
-    end = len(token_ids)
-    while end > 0:
-        text = tokenizer.decode(token_ids[:end], skip_special_tokens=False, clean_up_tokenization_spaces=False)
-        if not text.endswith(REPLACEMENT_CHAR):
-            return text
-        end -= 1
-    return ""
-
-
-def truncate_output(output: EngineOutput, max_tokens: int, tokenizer: Any, engine_name: str) -> EngineOutput:
-    """`output` as a request with `max_tokens` would have produced it (same prompt, seed and stops)."""
-    if len(output.token_ids) <= max_tokens:
-        return output
-    ids = list(output.token_ids[:max_tokens])
-    if engine_name == "hf":  # the transformers engine decodes the whole sequence at once
-        text = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-    else:
-        text = stream_text(tokenizer, ids)
-    return EngineOutput(token_ids=ids, text=text, finish_reason="length", stopped_on=None,
-                        prompt_tokens=output.prompt_tokens)
-
-
-def request_key(request: EngineRequest, sampling: SamplingSettings) -> str:
-    """What decides a generation's tokens, apart from its max token count."""
-    banned = hashlib.sha256(json.dumps(sorted(sampling.banned_token_ids)).encode()).hexdigest()
-    images = [getattr(image, "size", None) for image in request.images]
-    payload = json.dumps([request.prompt, request.seed, list(request.stop), images, sampling.temperature,
-                          sampling.top_p, banned], default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-class SharedBudgetEngine:
-    """An engine that serves each request from a longer generation of the same request when it has one.
-
-    Misses go to the wrapped engine and are appended to `cache_path` (one JSON line per output), so
-    the sharing survives a restart. `take_usage()` reports what the wrapped engine really generated.
-    """
-
-    def __init__(self, engine: Any, cache_path: Path):
-        self.engine = engine
-        self.name = engine.name
-        self.tokenizer = engine.tokenizer
-        self.max_model_len = engine.max_model_len
-        self.cache_path = cache_path
-        self.entries: dict[str, CachedOutput] = {}
-        for row in read_jsonl(cache_path):
-            self._remember(row["key"], row["max_tokens"], EngineOutput(**row["output"]))
-        self.generated_tokens = self.prompt_tokens = self.shared_tokens = 0
-        self.lifetime_generated_tokens = 0
-
-    def _remember(self, key: str, max_tokens: int, output: EngineOutput) -> None:
-        known = self.entries.get(key)
-        if known is None or max_tokens > known.max_tokens:
-            self.entries[key] = CachedOutput(max_tokens, output)
-
-    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
-                 progress: Progress | None = None) -> list[EngineOutput]:
-        results: list[EngineOutput | None] = [None] * len(requests)
-        keys = [request_key(r, sampling) for r in requests]
-        misses = []
-        for index, (request, key) in enumerate(zip(requests, keys)):
-            results[index] = self._lookup(request, key)
-            if results[index] is not None:
-                self.shared_tokens += len(results[index].token_ids)
-            else:
-                misses.append(index)
-        if progress and len(misses) < len(requests):
-            progress(len(requests) - len(misses))
-        if misses:
-            outputs = self.engine.generate([requests[i] for i in misses], sampling, progress)
-            rows = []
-            for index, output in zip(misses, outputs):
-                results[index] = output
-                self._remember(keys[index], requests[index].max_tokens, output)
-                self.generated_tokens += len(output.token_ids)
-                self.lifetime_generated_tokens += len(output.token_ids)
-                self.prompt_tokens += output.prompt_tokens
-                rows.append({"key": keys[index], "max_tokens": requests[index].max_tokens,
-                             "output": dataclasses.asdict(output)})
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            append_jsonl(self.cache_path, rows)
-        return [r for r in results if r is not None]
-
-    def lookup(self, request: EngineRequest, sampling: SamplingSettings) -> EngineOutput | None:
-        """The output for `request` if a generation on hand covers it; nothing is generated or counted."""
-        return self._lookup(request, request_key(request, sampling))
-
-    def _lookup(self, request: EngineRequest, key: str) -> EngineOutput | None:
-        entry = self.entries.get(key)
-        if entry is None or not entry.covers(request.max_tokens):
-            return None
-        return truncate_output(entry.output, request.max_tokens, self.tokenizer, self.name)
-
-    def take_usage(self) -> dict[str, int]:
-        """Tokens the wrapped engine generated, and tokens served from longer generations, since the last call."""
-        usage = {"engine_generated_tokens": self.generated_tokens, "engine_prompt_tokens": self.prompt_tokens,
-                 "shared_tokens": self.shared_tokens}
-        self.generated_tokens = self.prompt_tokens = self.shared_tokens = 0
-        return usage
-
-    def close(self) -> None:
-        self.engine.close()
 
 
 @dataclass
@@ -213,7 +92,7 @@ def make_plan(base: RunConfig, modes: str | list[str], budgets: str | list[int],
         raise ConfigError(f"--budgets: {budgets} repeats a budget")
     if budget_policy not in ("cap", "force"):
         raise ConfigError(f"--budget-policy {budget_policy!r}: choose cap or force")
-    if base.samples > 1 and base.temperature == 0:
+    if base.samples > 1 and base.sampling.greedy:
         raise ConfigError("--samples > 1 with --temperature 0 would repeat one greedy answer")
     if out is None:
         key = hashlib.sha256(json.dumps([base.comparable(), mode_list, sorted(budget_list), budget_policy],
@@ -227,7 +106,7 @@ def make_plan(base: RunConfig, modes: str | list[str], budgets: str | list[int],
     return plan
 
 
-def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Path:
+def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True, verbose: bool = False) -> Path:
     """Run every (mode, budget) of the plan, sharing generation; returns the sweep directory."""
     from harness.runner import prepare, run
     from harness.verify import Verifier
@@ -239,49 +118,50 @@ def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True) -> Pat
     _check_index(previous, plan, index_path)
     owned = engine is None
     load_s = 0.0
-    if owned:
-        load_started = time.perf_counter()
-        engine = _create_engine(plan, prepare(plan.base))
-        load_s = time.perf_counter() - load_started
     largest = plan.budgets[-1]
     entries: list[dict[str, Any]] = []
     prefetched: list[dict[str, Any]] = []
     invocation_tokens = 0
-    # One verifier for every run: its math-verify workers start once, and an answer extracted at
-    # several budgets is compared once.
-    verifier = Verifier()
-    try:
-        for mode in plan.modes:
-            shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
-            # The largest budget first: every smaller one is then (mostly) served from its tokens.
-            for position, budget in enumerate([largest] + plan.budgets[:-1]):
-                if position == 1 and plan.policy_for(mode) == "force":  # the largest is done, the rest to come
-                    prefetched.append(prefetch_answers(plan, mode, shared))
-                config = plan.run_config(mode, budget)
-                run_started = time.perf_counter()
-                path = run(config, progress=False, engine=shared, verifier=verifier)
-                usage = _throughput(path)
-                _annotate_manifest(path, plan, mode, budget, largest)
-                entries.append({
-                    "mode": mode, "budget": budget, "budget_policy": config.budget_policy,
-                    "dir": path.name, "shared_from_budget": None if budget == largest else largest,
-                    "generated_tokens": usage.get("generated_tokens", 0),
-                    "engine_generated_tokens": usage.get("engine_generated_tokens", 0),
-                    "wall_s": time.perf_counter() - run_started,
-                    "results": _results(path),
-                })
-                if progress:
-                    print(f"sweep: {mode} budget {budget} ({config.budget_policy}) -> {path}", file=sys.stderr)
-            invocation_tokens += shared.lifetime_generated_tokens
-    finally:
-        verifier.close()
+    with EngineLog(plan.out / "engine.log", verbose):
         if owned:
-            engine.close()
+            load_started = time.perf_counter()
+            engine = _create_engine(plan, prepare(plan.base))
+            load_s = time.perf_counter() - load_started
+        # One verifier for every run: its math-verify workers start once, and an answer extracted at
+        # several budgets is compared once.
+        verifier = Verifier()
+        try:
+            for mode in plan.modes:
+                shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
+                # The largest budget first: every smaller one is then (mostly) served from its tokens.
+                for position, budget in enumerate([largest] + plan.budgets[:-1]):
+                    if position == 1 and plan.policy_for(mode) == "force":  # the largest is done, the rest to come
+                        prefetched.append(prefetch_answers(plan, mode, shared))
+                    config = plan.run_config(mode, budget)
+                    run_started = time.perf_counter()
+                    path = run(config, progress=progress and position == 0, engine=shared, verifier=verifier)
+                    usage = _throughput(path)
+                    _annotate_manifest(path, plan, mode, budget, largest)
+                    entries.append({
+                        "mode": mode, "budget": budget, "budget_policy": config.budget_policy,
+                        "dir": path.name, "shared_from_budget": None if budget == largest else largest,
+                        "generated_tokens": usage.get("generated_tokens", 0),
+                        "engine_generated_tokens": usage.get("engine_generated_tokens", 0),
+                        "wall_s": time.perf_counter() - run_started,
+                        "results": _results(path),
+                    })
+                    if progress:
+                        print(f"sweep: {mode} budget {budget} ({config.budget_policy}) -> {path}", file=console())
+                invocation_tokens += shared.lifetime_generated_tokens
+        finally:
+            verifier.close()
+            if owned and engine is not None:
+                engine.close()
     index = _index(plan, entries, previous, invocation_tokens, load_s, time.perf_counter() - started, prefetched)
     write_json_atomic(index_path, index)
     if progress:
-        print(format_index(index), file=sys.stderr)
-        print(f"sweep directory: {plan.out}", file=sys.stderr)
+        print(format_index(index), file=console())
+        print(f"sweep directory: {plan.out}", file=console())
     return plan.out
 
 
@@ -326,7 +206,7 @@ def prefetch_answers(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> 
     setup = set_up(config, shared)
     jobs, _ = make_jobs(setup, config)
     pending: dict[str, EngineRequest] = {}
-    sampling = generation_settings(config, setup.ban).sampling()
+    sampling = generation_settings(config, setup.ban).sampling
     for budget in plan.budgets[:-1]:
         settings = generation_settings(dataclasses.replace(config, budget=budget), setup.ban)
         for job, request in zip(jobs, phase_one_requests(jobs, settings)):
@@ -337,9 +217,7 @@ def prefetch_answers(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> 
                 if shared.lookup(answer, sampling) is None:
                     pending.setdefault(request_key(answer, sampling), answer)
     requests = list(pending.values())
-    chunk = config.batch_size * max(1, len(plan.budgets) - 1)
-    for start in range(0, len(requests), chunk):
-        shared.generate(requests[start:start + chunk], sampling)
+    shared.generate(requests, sampling)
     usage = shared.take_usage()
     return {"mode": mode, "requests": len(requests), "engine_generated_tokens": usage["engine_generated_tokens"],
             "engine_prompt_tokens": usage["engine_prompt_tokens"], "wall_s": time.perf_counter() - started}
@@ -347,8 +225,8 @@ def prefetch_answers(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> 
 
 def _results(path: Path) -> dict[str, Any]:
     summary = read_json(RunDir(path).summary_path)
-    return {name: {"accuracy": block.get("accuracy"), "std": block.get("std"), "tokens": block.get("tokens"),
-                   "truncation_rate": block.get("truncation_rate"), "forced_rate": block.get("forced_rate")}
+    return {name: {key: block.get(key) for key in ("accuracy", "std", "unfinished_rate", "finished_accuracy", "tokens",
+                                                   "truncation_rate", "forced_rate")}
             for name, block in summary.get("benchmarks", {}).items()}
 
 
@@ -411,20 +289,30 @@ def read_index(sweep_dir: str | Path) -> dict[str, Any]:
     return index
 
 
+def _sweep_cell(results: dict[str, Any]) -> str:
+    def number(value: Any) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    unfinished = results.get("unfinished_rate")
+    finished = "-" if unfinished is None else f"{100 * (1 - unfinished):.0f}%"
+    return f"{number(results.get('accuracy'))} / {finished} / {number(results.get('finished_accuracy'))}"
+
+
 def format_index(index: dict[str, Any]) -> str:
     """A mode × budget table of accuracy per benchmark, and what the sharing saved."""
     lines = []
     for benchmark in index.get("benchmarks", []):
         name = Path(benchmark).stem if benchmark.endswith((".yaml", ".yml")) else benchmark
-        lines.append(f"{name}: accuracy by mode and budget ({index['budget_policy']})")
+        lines.append(f"{name}: Avg@k / share of finished thoughts / Avg@k over finished responses, by mode and "
+                     f"budget ({index['budget_policy']})")
         header = ["mode"] + [str(b) for b in index["budgets"]]
         rows = []
         for mode in index["modes"]:
             row = [mode]
             for budget in index["budgets"]:
                 entry = next((e for e in index["runs"] if e["mode"] == mode and e["budget"] == budget), None)
-                value = entry and entry["results"].get(name, {}).get("accuracy")
-                row.append("-" if value is None else f"{value:.1f}")
+                results = entry["results"].get(name, {}) if entry else {}
+                row.append(_sweep_cell(results))
             rows.append(row)
         widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
         lines.extend("  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in [header] + rows)

@@ -9,11 +9,16 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from harness.engines.generate import GenerationSettings, Job, generate, sample_seed
+from harness.config import SamplingSettings
+from harness.engines.generate import (GenerationSettings, Job, continuation, continuation_request, generate,
+                                      phase_one_requests, sample_seed, stream_generations)
 from harness.modes import DEFAULT_EXCLUDE, THINK_CLOSE, build_ban_set, resolve_keywords
 from harness.prompts import PromptBuilder
 
 ENGINES = ["vllm_text_engine", "hf_text_engine"]
+
+
+GREEDY = SamplingSettings(temperature=0.0)
 
 
 def _jobs(prompt: str, n_items: int, samples: int, seed: int = 0) -> list[Job]:
@@ -36,7 +41,8 @@ def test_nowait_never_emits_a_banned_token_but_slow_does(engine_name, request):
     assert ban.size >= 6
     jobs = _jobs(_prompt(True), 4, 2)
     slow = generate(engine, jobs, GenerationSettings(mode="slow", budget=48))
-    nowait = generate(engine, jobs, GenerationSettings(mode="nowait", budget=48, banned_token_ids=ban.token_ids))
+    nowait = generate(engine, jobs, GenerationSettings(mode="nowait", budget=48,
+                                                            sampling=SamplingSettings(banned_token_ids=ban.token_ids)))
     banned = set(ban.token_ids)
     assert any(set(g.token_ids) & banned for g in slow), "the rigged model should say Wait/Hmm in slow mode"
     for g in nowait:
@@ -95,7 +101,7 @@ def test_samples_are_distinct_and_reproducible_by_seed(engine_name, request):
 
 def test_engines_agree_on_greedy_tokens(vllm_text_engine, hf_text_engine):
     jobs = _jobs(_prompt(True), 3, 1)
-    settings = GenerationSettings(mode="slow", budget=6, temperature=0.0)
+    settings = GenerationSettings(mode="slow", budget=6, sampling=GREEDY)
     from_vllm = generate(vllm_text_engine, jobs, settings)
     from_hf = generate(hf_text_engine, jobs, settings)
     assert [g.token_ids for g in from_vllm] == [g.token_ids for g in from_hf]
@@ -117,7 +123,7 @@ def _noise(seed: int) -> Image.Image:
 def test_images_reach_the_model(engine_name, request):
     engine = request.getfixturevalue(engine_name)
     prompt = PromptBuilder("qwen_vl").render("What colour is this?", num_images=1, think=False)
-    settings = GenerationSettings(mode="nothink", budget=8, temperature=0.0)
+    settings = GenerationSettings(mode="nothink", budget=8, sampling=GREEDY)
     images = [_noise(1), Image.new("RGB", (56, 56), "white"), _noise(2), _noise(1)]
     outputs = [generate(engine, [Job("t", f"i{k}", 0, prompt, 1, images=[image])], settings)[0].token_ids
                for k, image in enumerate(images)]
@@ -128,20 +134,51 @@ def test_images_reach_the_model(engine_name, request):
 def test_vision_engines_agree_on_greedy_tokens(vllm_vl_engine, hf_vl_engine):
     prompt = PromptBuilder("qwen_vl").render("Describe.", num_images=1, think=True)
     job = Job("t", "img", 0, prompt, 1, images=[Image.new("RGB", (56, 84), (10, 200, 30))])
-    settings = GenerationSettings(mode="slow", budget=5, temperature=0.0)
+    settings = GenerationSettings(mode="slow", budget=5, sampling=GREEDY)
     assert generate(vllm_vl_engine, [job], settings)[0].token_ids == generate(hf_vl_engine, [job], settings)[0].token_ids
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
-@pytest.mark.parametrize("policy", ["cap", "force"])
-def test_progress_counts_every_engine_request(engine_name, policy, request):
-    from harness.engines.generate import phases
+def _two_calls(engine, jobs, settings):
+    """Forcing the old way: every thinking phase, then every answer phase (the streamed pipeline must equal it)."""
+    firsts = engine.generate(phase_one_requests(jobs, settings), settings.sampling)
+    followings = [continuation(job, first, settings) for job, first in zip(jobs, firsts)]
+    pending = [(n, f) for n, f in enumerate(followings) if f is not None]
+    answers = engine.generate([continuation_request(jobs[n], f[0], settings) for n, f in pending], settings.sampling)
+    texts = [first.text for first in firsts]
+    for (n, (thought, _)), answer in zip(pending, answers):
+        texts[n] = thought + answer.text
+    return texts
 
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_streamed_force_equals_forcing_in_two_calls(engine_name, request):
     engine = request.getfixturevalue(engine_name)
-    settings = GenerationSettings(mode="slow", budget=6, budget_policy=policy, answer_budget=4)
-    finished: list[int] = []
-    generate(engine, _jobs(_prompt(True), 3, 1), settings, progress=finished.append)
-    assert 3 <= sum(finished) <= 3 * phases(settings)
+    settings = GenerationSettings(mode="slow", budget=10, budget_policy="force", answer_budget=6)
+    jobs = _jobs(_prompt(True), 5, 2)
+    streamed = generate(engine, jobs, settings)
+    assert any(g.forced for g in streamed)
+    assert [g.text for g in streamed] == _two_calls(engine, jobs, settings)
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_every_job_streams_out_once_with_its_latency(engine_name, request):
+    engine = request.getfixturevalue(engine_name)
+    jobs = _jobs(_prompt(True), 4, 2)
+    seen = [(job.id, job.sample_index, g.latency_s) for job, g in stream_generations(
+        engine, jobs, GenerationSettings(mode="slow", budget=20, budget_policy="force", answer_budget=4))]
+    assert sorted((i, k) for i, k, _ in seen) == sorted((j.id, j.sample_index) for j in jobs)
+    assert all(latency > 0 for _, _, latency in seen)
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_top_k_and_min_p_reach_the_engine(engine_name, request):
+    engine = request.getfixturevalue(engine_name)
+    jobs = _jobs(_prompt(True), 3, 1)
+    greedy = [g.token_ids for g in generate(engine, jobs, GenerationSettings(budget=8, sampling=GREEDY))]
+    for narrowed in (SamplingSettings(temperature=1.0, top_k=1), SamplingSettings(temperature=1.0, min_p=1.0)):
+        assert [g.token_ids for g in generate(engine, jobs, GenerationSettings(budget=8, sampling=narrowed))] == greedy
+    sampled = [g.token_ids for g in generate(engine, jobs, GenerationSettings(budget=8))]
+    assert sampled != greedy, "unrestricted sampling at temperature 1 should leave the greedy path"
 
 
 @pytest.mark.parametrize("engine_name", ENGINES)

@@ -14,15 +14,15 @@ import pytest
 
 from harness.cli import main as cli_main
 from harness.config import RunConfig, build_config
+from harness.rundir import RunDir, RunDirError
 from harness.runner import RunError, run
-from harness.rundir import RunDir
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _config(model: Path, out: Path, **overrides) -> RunConfig:
     values = dict(model=str(model), benchmarks=["sample"], mode="nowait", budget=32, samples=2, out=str(out),
-                  limit=8, dtype="float32", batch_size=4)
+                  limit=8, dtype="float32")
     values.update(overrides)
     return build_config({}, values)
 
@@ -77,12 +77,17 @@ def test_more_samples_later_only_adds_the_missing_ones(tiny_vl_dir, vllm_vl_engi
     assert after[: len(first)] == first and len(after) == 2 * len(first)
 
 
-def test_a_changed_setting_is_refused_by_name(tiny_vl_dir, vllm_vl_engine, tmp_path):
+def test_a_changed_setting_is_refused_by_name_and_changes_nothing(tiny_vl_dir, vllm_vl_engine, tmp_path):
     run(_config(tiny_vl_dir, tmp_path / "run"), progress=False, engine=vllm_vl_engine)
-    with pytest.raises(RunError, match=r"budget: was 32, now 64"):
+    before = {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir() if path.is_file()}
+    with pytest.raises(RunDirError, match=r"budget: was 32, now 64"):
         run(_config(tiny_vl_dir, tmp_path / "run", budget=64), progress=False, engine=vllm_vl_engine)
-    with pytest.raises(RunError, match=r"mode: was 'nowait', now 'slow'"):
+    with pytest.raises(RunDirError, match=r"mode: was 'nowait', now 'slow'"):
         run(_config(tiny_vl_dir, tmp_path / "run", mode="slow"), progress=False, engine=vllm_vl_engine)
+    with pytest.raises(RunDirError, match=r"top_k: was 0, now 20"):  # a setting added after 0.1.0 compares too
+        run(_config(tiny_vl_dir, tmp_path / "run", top_k=20), progress=False, engine=vllm_vl_engine)
+    after = {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir() if path.is_file()}
+    assert after == before
 
 
 def test_text_only_model_leaves_image_items_out(tiny_text_dir, vllm_text_engine, tmp_path):
@@ -190,19 +195,17 @@ def test_yaml_config_with_flags_overriding(tmp_path):
     config_file = tmp_path / "run.yaml"
     config_file.write_text("mode: nowait\nbudget: 4096\nsamples: 5\nbench: [sample]\nkeywords: nowait17\n")
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode")
-    parser.add_argument("--out")
     add_run_arguments(parser)
     config = config_from_args(parser.parse_args(["--config", str(config_file), "--budget", "8192"]))
     assert (config.mode, config.budget, config.samples, config.keywords) == ("nowait", 8192, 5, "nowait17")
-    assert config.temperature == 1.0 and config.budget_policy == "cap"  # the paper's defaults
+    assert config.sampling.temperature == 1.0 and config.budget_policy == "cap"  # the paper's defaults
 
 
 def test_sigkill_mid_run_loses_nothing_finished(tiny_text_dir, tmp_path):
     """A real `harness run` process is killed with SIGKILL mid-run; the re-run completes the rest."""
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "harness", "run", "--model", str(tiny_text_dir), "--bench", "sample",
-            "--mode", "slow", "--budget", "64", "--samples", "3", "--batch-size", "2", "--engine", "hf",
+            "--mode", "slow", "--budget", "64", "--samples", "3", "--engine", "hf",
             "--out", str(out), "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -121,8 +121,8 @@ def test_the_ray_executor_gives_the_offline_tokens_for_image_requests(tiny_vl_di
 
 
 def test_a_started_server_gets_an_image_limit_only_for_a_vision_model(tiny_vl_dir, tiny_text_dir, tmp_path):
-    from harness.engines.openai_engine import _is_multimodal
+    from harness.engines.openai_engine import _vision
 
-    assert _is_multimodal(str(tiny_vl_dir))
-    assert not _is_multimodal(str(tiny_text_dir))
-    assert not _is_multimodal(str(tmp_path))  # no config at all: the server will say what is wrong
+    assert _vision(str(tiny_vl_dir), False)
+    assert not _vision(str(tiny_text_dir), False)
+    assert not _vision(str(tmp_path), False)  # no config at all: the server will say what is wrong

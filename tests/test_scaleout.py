@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main as cli
-from harness.cli.merge import MergeError, merge_shards
-from harness.config import ConfigError, RunConfig, validate
-from harness.engines import EngineRequest, SamplingSettings, create_engine
-from harness.engines.data_parallel import DataParallelError, gpu_groups, split
+from harness.config import ConfigError, RunConfig, SamplingSettings, validate
+from harness.engines import EngineRequest, create_engine
+from harness.engines.data_parallel import DataParallelError, gpu_groups
+from harness.engines.generate import GenerationSettings, Job, generate
+from harness.rundir import MergeError, merge_shards
 from harness.runner import run
 from harness.rundir import RunDir
 from tests import sweep_fixtures
@@ -55,9 +56,6 @@ def test_too_few_gpus_for_the_replicas_is_named():
         gpu_groups(["0", "1", "2", "3"], 2, 4)
 
 
-def test_requests_are_split_into_balanced_contiguous_slices():
-    assert split(7, 3) == [(0, 3), (3, 5), (5, 7)]
-    assert split(1, 2) == [(0, 1), (1, 1)]
 
 
 @pytest.mark.parametrize("shard", ["2/2", "a/3", "1", "-1/2"])
@@ -77,6 +75,10 @@ def test_two_replicas_give_the_single_engines_tokens_in_order(engine, model_dir)
     try:
         progressed = []
         parallel = replicas.generate(requests(), SamplingSettings(), progressed.append)
+        # Force pushes each answer phase while the replicas stream: the pipeline works across processes too.
+        jobs = [Job("t", f"q{i}", 0, prompt, 70 + i) for i, prompt in enumerate(PROMPTS)]
+        force = GenerationSettings(mode="slow", budget=6, budget_policy="force", answer_budget=5)
+        forced_parallel = generate(replicas, jobs, force)
     finally:
         replicas.close()
     single = engine.generate(requests(), SamplingSettings())
@@ -84,6 +86,7 @@ def test_two_replicas_give_the_single_engines_tokens_in_order(engine, model_dir)
     assert [(o.text, o.finish_reason, o.stopped_on) for o in parallel] == \
         [(o.text, o.finish_reason, o.stopped_on) for o in single]
     assert sum(progressed) == len(PROMPTS)
+    assert [g.text for g in forced_parallel] == [g.text for g in generate(engine, jobs, force)]
 
 
 @pytest.mark.slow
@@ -120,7 +123,8 @@ def test_merge_refuses_missing_duplicate_and_mismatched_shards(engine, model_dir
     config = RunConfig(model=str(model_dir), benchmarks=["sample"], limit=4, budget=8, family="chatml")
     first = run(dataclasses.replace(config, shard="0/2", out=str(tmp_path / "s0")), progress=False, engine=engine)
     second = run(dataclasses.replace(config, shard="1/2", out=str(tmp_path / "s1")), progress=False, engine=engine)
-    other = run(dataclasses.replace(config, shard="1/2", temperature=0.5, out=str(tmp_path / "o1")), progress=False,
+    other = run(dataclasses.replace(config, shard="1/2", sampling=SamplingSettings(temperature=0.5),
+                                    out=str(tmp_path / "o1")), progress=False,
                 engine=engine)
     with pytest.raises(MergeError, match=r"shards \[1\] of 2 are missing"):
         merge_shards([first], tmp_path / "m1")

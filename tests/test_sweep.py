@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import ConfigError, RunConfig
-from harness.engines import EngineRequest, SamplingSettings
+from harness.config import ConfigError, RunConfig, SamplingSettings, build_config
+from harness.engines import EngineRequest
 from harness.runner import run
 from harness.rundir import RunDir
-from harness.sweep import SharedBudgetEngine, make_plan, read_index, run_sweep
+from harness.engines.shared_budget import SharedBudgetEngine
+from harness.sweep import make_plan, read_index, run_sweep
 from tests import sweep_fixtures
 
 BUDGETS = [12, 40, 160]
@@ -37,7 +38,7 @@ def base_config(model_dir: Path, **overrides) -> RunConfig:
     values = dict(model=str(model_dir), benchmarks=["sample"], limit=6, samples=2, dtype="float32",
                   family="chatml", seed=7)
     values.update(overrides)
-    return RunConfig(**values)
+    return build_config({}, values)
 
 
 def generations(path: Path) -> dict:
@@ -79,6 +80,19 @@ def test_a_longer_budget_than_generated_goes_to_the_engine(engine, tmp_path):
     longer = shared.generate([EngineRequest(prompt, 5, 30)], sampling)[0]
     assert shared.take_usage()["engine_generated_tokens"] == 4 + len(longer.token_ids)
     assert longer.token_ids[:4] == first.token_ids
+
+
+def test_the_cache_never_serves_tokens_drawn_under_other_sampling_settings(engine, tmp_path):
+    prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    shared = SharedBudgetEngine(engine, tmp_path / "cache.jsonl")
+    shared.generate([EngineRequest(prompt, 3, 40)], SamplingSettings())
+    shared.take_usage()
+    for other in (SamplingSettings(top_k=5), SamplingSettings(min_p=0.1), SamplingSettings(top_p=0.9),
+                  SamplingSettings(temperature=0.7), SamplingSettings(banned_token_ids=(7,))):
+        served = shared.generate([EngineRequest(prompt, 3, 10)], other)[0]
+        assert shared.take_usage()["engine_generated_tokens"] == len(served.token_ids) > 0, other
+    shared.generate([EngineRequest(prompt, 3, 10)], SamplingSettings())
+    assert shared.take_usage()["engine_generated_tokens"] == 0  # the same settings are served from the cache
 
 
 def test_the_cache_survives_a_restart(engine, tmp_path):

@@ -9,7 +9,7 @@ import json
 
 from runfixtures import RunSpec, make_items, write_run
 
-from harness.jsontext import dumps
+from harness.rundir import json_text
 from harness.report.report import write_report
 from harness.rundir import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 from harness.rundir import RunDir
@@ -19,7 +19,7 @@ ROW = {"text": "a\ud800b", "nested": ["\udfff", "中文"]}
 
 
 def test_json_text_escapes_only_lone_surrogates():
-    text = dumps(ROW)
+    text = json_text(ROW)
     assert "\\ud800" in text and "\\udfff" in text and "中文" in text
     text.encode("utf-8")
     assert json.loads(text) == ROW

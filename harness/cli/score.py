@@ -80,7 +80,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     judge.add_argument("--judge-policy", default=None, choices=("never", "fallback", "union", "always"),
                        help="fallback: judge what rules cannot decide (default with --judge-url); union: "
                             "rule OR judge (the paper's scoring); always: the judge decides every item")
-    judge.add_argument("--judge-api-key", default=None, help="API key (default: $OPENAI_API_KEY or EMPTY)")
+    judge.add_argument("--judge-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                       help="environment variable holding the judge's API key (default OPENAI_API_KEY; "
+                            "keys are never passed as flags or written to any file)")
     judge.add_argument("--judge-concurrency", type=int, default=8, help="parallel judge requests")
     judge.add_argument("--judge-timeout", type=float, default=60.0, metavar="S", help="per-request timeout")
     judge.add_argument("--judge-retries", type=int, default=3, help="retries per request (with backoff)")
@@ -104,7 +106,7 @@ def judge_config(args: argparse.Namespace, default_cache: str | None):
     return JudgeConfig(
         base_url=args.judge_url,
         model=args.judge_model,
-        api_key=args.judge_api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+        api_key=os.environ.get(args.judge_key_env) or "EMPTY",
         policy=args.judge_policy or "fallback",
         concurrency=args.judge_concurrency,
         timeout_s=args.judge_timeout,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.bench.spec import BenchmarkError
 from harness.config import ConfigError
 
 
@@ -21,24 +20,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--budgets", default="1024,2048,4096,8192,16384",
                         help="comma list of token budgets (default 1024,...,16384)")
     parser.add_argument("--out", help="sweep directory (default runs/sweep-<model>-<hash>)")
-    add_run_arguments(parser)
+    parser.add_argument("--budget", dest="single_budget", help=argparse.SUPPRESS)  # refused with advice below
+    add_run_arguments(parser, skip=("mode", "budget", "out"))
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from harness.cli.run import config_from_args
-    from harness.runner import RunError
+    from harness.runner import user_errors
     from harness.sweep import make_plan, run_sweep
 
     try:
-        if args.budget is not None:
+        if args.single_budget is not None:
             raise ConfigError("--budget sets one budget; a sweep takes --budgets N1,N2,...")
-        out = args.out
-        args.out = None  # the sweep's directory, not one run's
         config = config_from_args(args)
-        plan = make_plan(config, args.modes, args.budgets, config.budget_policy, out)
-        run_sweep(plan, progress=not args.quiet)
-    except (ConfigError, BenchmarkError, RunError) as exc:
+        plan = make_plan(config, args.modes, args.budgets, config.budget_policy, args.out)
+        run_sweep(plan, progress=not args.quiet, verbose=args.verbose)
+    except ConfigError as exc:
+        print(f"harness sweep: error: {exc}", file=sys.stderr)
+        return 2
+    except user_errors() as exc:
         print(f"harness sweep: error: {exc}", file=sys.stderr)
         return 2
     return 0

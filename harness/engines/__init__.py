@@ -1,19 +1,26 @@
-"""Engines behind one small interface: turn prompts into token sequences, nothing more.
+"""Engines behind one small interface: a stream of requests in, each output out the moment it finishes.
 
 Mode semantics (think tags, bans, budgets) live above this layer, in `harness.engines.generate`, so every
-engine means the same thing by `nowait --budget 512 --budget-policy force`. An engine only has to
-honour: a per-request seed, a max token count, stop strings (kept in the output), a set of banned
-token ids, temperature and top-p.
+engine means the same thing by `nowait --budget 512 --budget-policy force`. An engine only has to honour:
+a per-request seed, a max token count, stop strings (kept in the output), and the `SamplingSettings`
+(temperature, top-p, top-k, min-p, banned token ids).
+
+The interface is `stream(feed, sampling)`: the engine pulls requests from `feed` as it has room for them
+(a bounded number in flight) and yields `(tag, output)` for each as soon as it finishes, in completion
+order. The consumer may push more requests onto the feed while it iterates (the force policy queues a
+request's answer phase the moment its thinking ends); the stream ends when the feed is empty and nothing
+is in flight. `generate(requests)` is the same loop collected in input order.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Hashable, Iterable, Iterator
+
+from harness.config import ENGINES, SamplingSettings
 
 Progress = Callable[[int], None]  # called with the number of requests just finished
-
-ENGINES = ("vllm", "hf", "openai", "ray")
 
 
 @dataclass
@@ -26,13 +33,6 @@ class EngineRequest:
 
 
 @dataclass
-class SamplingSettings:
-    temperature: float = 1.0
-    top_p: float = 1.0
-    banned_token_ids: tuple[int, ...] = ()
-
-
-@dataclass
 class EngineOutput:
     token_ids: list[int]
     text: str
@@ -41,15 +41,66 @@ class EngineOutput:
     prompt_tokens: int
 
 
-class Engine(Protocol):
-    name: str
-    tokenizer: Any
-    max_model_len: int
+class EngineError(RuntimeError):
+    """The engine could not serve a request; the message names the engine and the request."""
+
+
+class Feed:
+    """Requests waiting for an engine. `push_front` puts a request ahead of the queue (a request whose
+    first phase is done: finishing it first bounds what is held in flight and gets it to disk sooner)."""
+
+    def __init__(self, items: Iterable[tuple[Hashable, EngineRequest]] = ()) -> None:
+        self._queue: deque[tuple[Hashable, EngineRequest]] = deque(items)
+
+    def push(self, tag: Hashable, request: EngineRequest) -> None:
+        self._queue.append((tag, request))
+
+    def push_front(self, tag: Hashable, request: EngineRequest) -> None:
+        self._queue.appendleft((tag, request))
+
+    def pull(self) -> tuple[Hashable, EngineRequest] | None:
+        return self._queue.popleft() if self._queue else None
+
+    def clear(self) -> None:
+        self._queue.clear()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
+class PullFeed(Feed):
+    """A feed whose requests come from a function (None when it has none): lets a wrapper filter a feed."""
+
+    def __init__(self, pull: Callable[[], tuple[Hashable, EngineRequest] | None]) -> None:
+        super().__init__()
+        self._source = pull
+
+    def pull(self) -> tuple[Hashable, EngineRequest] | None:
+        return super().pull() or self._source()
+
+
+class Engine:
+    """The interface every engine implements: `stream`; `generate` and `close` come with it."""
+
+    name: str = "engine"
+    tokenizer: Any = None
+    max_model_len: int = 0
+
+    def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
+        raise NotImplementedError
 
     def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
-                 progress: Progress | None = None) -> list[EngineOutput]: ...
+                 progress: Progress | None = None) -> list[EngineOutput]:
+        """Outputs for `requests`, in their order (one stream over all of them)."""
+        results: list[EngineOutput | None] = [None] * len(requests)
+        for index, output in self.stream(Feed(enumerate(requests)), sampling):
+            results[index] = output
+            if progress:
+                progress(1)
+        return [r for r in results if r is not None]
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        pass
 
 
 def create_engine(kind: str, model: str, **options: Any) -> Engine:
@@ -75,3 +126,7 @@ def create_engine(kind: str, model: str, **options: Any) -> Engine:
 
         return HFEngine(model, **options)
     raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+
+
+__all__ = ["ENGINES", "Engine", "EngineError", "EngineOutput", "EngineRequest", "Feed", "Progress", "PullFeed",
+           "SamplingSettings", "create_engine"]

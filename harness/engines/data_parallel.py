@@ -1,11 +1,11 @@
 """Data parallelism on one node: N engine replicas, each in its own process on its own group of GPUs.
 
 A 38B model at tensor parallelism 4 on an 8-GPU node runs as two replicas (`--data-parallel-size 2
---tensor-parallel-size 4`): replica i sees GPUs [4i, 4i+4) through CUDA_VISIBLE_DEVICES, so its
-engine does tensor parallelism inside its group and never touches the other. Each call splits the
-requests into N contiguous slices (the samples of one item stay together, so prefix caching still
-shares their prompt) and gathers the outputs back in order. Every request carries its own seed, so
-the tokens do not depend on which replica drew them.
+--tensor-parallel-size 4`): replica i sees GPUs [4i, 4i+4) through CUDA_VISIBLE_DEVICES, so its engine
+does tensor parallelism inside its group and never touches the other. The parent streams: it keeps each
+replica supplied with up to a window of requests (the samples of one item go to one replica together, so
+prefix caching still shares their prompt), and hands on each output the moment a replica finishes it.
+Every request carries its own seed, so the tokens do not depend on which replica drew them.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import multiprocessing
 import os
 import traceback
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, Hashable, Iterator
 
-from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
+from harness.config import SamplingSettings
+from harness.engines import Engine, EngineOutput, EngineRequest, Feed, PullFeed
 
 
 class DataParallelError(RuntimeError):
@@ -47,43 +48,56 @@ def gpu_groups(gpus: list[str], replicas: int, tensor_parallel_size: int) -> lis
     return [gpus[i * tensor_parallel_size:(i + 1) * tensor_parallel_size] for i in range(replicas)]
 
 
-def split(count: int, parts: int) -> list[tuple[int, int]]:
-    """`parts` contiguous (start, end) slices of range(count), sizes differing by at most one."""
-    base, extra = divmod(count, parts)
-    bounds, start = [], 0
-    for index in range(parts):
-        end = start + base + (1 if index < extra else 0)
-        bounds.append((start, end))
-        start = end
-    return bounds
-
-
 def _worker(connection: Connection, kind: str, model: str, options: dict[str, Any], gpus: list[str] | None) -> None:
+    """One replica: streams whatever the parent sends (("start", sampling), ("add", items), ("stop",), ("close",))."""
     if gpus is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     try:
         from harness.engines import create_engine
 
         engine = create_engine(kind, model, **options)
-        connection.send(("ready", engine.max_model_len))
+        connection.send(("ready", (engine.max_model_len, int(getattr(engine, "window", 0) or 64))))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises
         connection.send(("error", traceback.format_exc()))
         return
-    while True:
+    local = Feed()
+    state = {"stopped": False, "closed": False}
+
+    def take(message: tuple) -> None:
+        if message[0] == "add":
+            for tag, request in message[1]:
+                local.push(tag, request)
+        elif message[0] == "stop":  # the parent's stream ended (or was abandoned): nothing queued is wanted
+            state["stopped"] = True
+            local.clear()
+        elif message[0] == "close":
+            state["closed"] = state["stopped"] = True
+
+    def pull() -> tuple[Hashable, EngineRequest] | None:
+        while connection.poll(0):
+            take(connection.recv())
+        return local.pull()
+
+    while not state["closed"]:
         message = connection.recv()
-        if message[0] == "close":
-            engine.close()
-            connection.send(("closed", None))
-            return
-        _, requests, sampling = message
+        if message[0] != "start":
+            take(message)
+            continue
+        sampling, state["stopped"] = message[1], False
         try:
-            outputs = engine.generate(requests, sampling, lambda n: connection.send(("progress", n)))
-            connection.send(("done", outputs))
+            while not state["stopped"] or len(local):
+                for tag, output in engine.stream(PullFeed(pull), sampling):
+                    connection.send(("done", (tag, output)))
+                if not state["stopped"] and not len(local):
+                    take(connection.recv())  # nothing in flight: wait for more work or the end of the stream
+            connection.send(("stopped", None))
         except BaseException:  # noqa: BLE001
             connection.send(("error", traceback.format_exc()))
+    engine.close()
+    connection.send(("closed", None))
 
 
-class DataParallelEngine:
+class DataParallelEngine(Engine):
     """`replicas` engines of one kind, in worker processes; the engine interface over all of them."""
 
     def __init__(self, kind: str, model: str, replicas: int, **options: Any):
@@ -104,18 +118,21 @@ class DataParallelEngine:
             child.close()
             self.connections.append(parent)
             self.processes.append(process)
-        lengths = []
+        lengths, windows = [], []
         try:
             for index in range(replicas):
                 kind_, payload = self._receive(index)
                 if kind_ == "error":
                     raise DataParallelError(f"replica {index} of {replicas} failed to start:\n{payload}")
-                lengths.append(payload)
+                lengths.append(payload[0])
+                windows.append(payload[1])
         except BaseException:
             self.close()
             raise
         self.max_model_len = min(lengths)
-        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
+        self.window = sum(windows)
+        self.per_replica = windows
+        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=bool(options.get("trust_remote_code")))
 
     def _receive(self, index: int) -> tuple[str, Any]:
         try:
@@ -124,38 +141,44 @@ class DataParallelEngine:
             code = self.processes[index].exitcode
             raise DataParallelError(f"replica {index} of {self.replicas} died (exit code {code})") from exc
 
-    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
-                 progress: Progress | None = None) -> list[EngineOutput]:
-        bounds = split(len(requests), self.replicas)
-        pending: dict[Connection, int] = {}
-        for index, (start, end) in enumerate(bounds):
-            if end > start:
-                self.connections[index].send(("generate", requests[start:end], sampling))
-                pending[self.connections[index]] = index
-        results: dict[int, list[EngineOutput]] = {}
-        failures = []
-        while pending:
-            for connection in wait(list(pending)):
-                index = pending[connection]
-                kind, payload = self._receive(index)
-                if kind == "progress":
-                    if progress:
-                        progress(payload)
-                    continue
-                del pending[connection]
-                if kind == "error":
-                    failures.append(f"replica {index} of {self.replicas}:\n{payload}")
-                else:
-                    results[index] = payload
-        if failures:
-            raise DataParallelError("generation failed on " + "\n".join(failures))
-        return [output for index in sorted(results) for output in results[index]]
+    def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
+        counts = [0] * self.replicas
+        for connection in self.connections:
+            connection.send(("start", sampling))
+        try:
+            while True:
+                for index in range(self.replicas):
+                    items = []
+                    while counts[index] + len(items) < self.per_replica[index] and (item := feed.pull()) is not None:
+                        items.append(item)
+                    if items:
+                        self.connections[index].send(("add", items))
+                        counts[index] += len(items)
+                if not any(counts):
+                    return
+                for connection in wait([c for c, n in zip(self.connections, counts) if n]):
+                    index = self.connections.index(connection)
+                    kind, payload = self._receive(index)
+                    if kind == "error":
+                        raise DataParallelError(f"generation failed on replica {index} of {self.replicas}:\n{payload}")
+                    counts[index] -= 1
+                    yield payload
+        finally:
+            for index, connection in enumerate(self.connections):
+                try:
+                    connection.send(("stop",))
+                    while True:  # drain what the replica still sends, up to its "stopped"
+                        kind, payload = self._receive(index)
+                        if kind in ("stopped", "error"):
+                            break
+                except (BrokenPipeError, OSError, DataParallelError):
+                    pass
 
     def close(self) -> None:
         for connection, process in zip(self.connections, self.processes):
             if process.is_alive():
                 try:
-                    connection.send(("close", None))
+                    connection.send(("close",))
                     if connection.poll(60):
                         connection.recv()
                 except (BrokenPipeError, EOFError, ConnectionResetError, OSError):

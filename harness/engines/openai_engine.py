@@ -1,34 +1,41 @@
 """The server engine: any OpenAI-compatible endpoint (vLLM serve, SGLang, a hosted API) behind the engine interface.
 
-Prompts go out raw through `/v1/completions`, so the harness's own templates (and its `<think>`
-opening) apply exactly as with the offline engine; bans go out as `logit_bias` (-100 per banned id),
-budgets as `max_tokens`, and the force policy's second phase as a continuation of the raw prompt.
-A request with images cannot go through `/v1/completions`, so it goes through `/v1/chat/completions`
-with a pass-through chat template that reproduces the harness's prompt text around the images (the
-server must trust request templates: `--trust-request-chat-template`).
+Prompts go out raw through `/v1/completions`, so the harness's own templates (and its `<think>` opening)
+apply exactly as with the offline engine; bans go out as `logit_bias` (-100 per banned id), budgets as
+`max_tokens`, and the force policy's second phase as a continuation of the raw prompt. A request with
+images cannot go through `/v1/completions`, so it goes through `/v1/chat/completions` with a pass-through
+chat template that reproduces the harness's prompt text around the images (the server must trust request
+templates: `--trust-request-chat-template`).
 
-With `server="vllm"` (the default) the request also asks for the token ids, for special tokens kept
-in the text and for stop strings kept in the output, so a vLLM server gives the very tokens the
-offline engine gives for the same seed. Other servers (`server="generic"`) get only standard
-parameters; the token ids are then re-tokenised from the text.
+With `server="vllm"` (the default) the request also asks for the token ids, for special tokens kept in
+the text, for stop strings kept in the output, and for top-k / min-p, so a vLLM server gives the very
+tokens the offline engine gives for the same seed. Other servers (`server="generic"`) get only standard
+parameters (top-k and min-p are refused there unless off); token ids are then re-tokenised from the text.
 
-Requests run concurrently (at most `concurrency` in flight); the OpenAI client retries connection
-errors, 408/409/429 and 5xx with exponential backoff (`max_retries`) and gives each request
-`timeout` seconds. Resume comes from the runner: every batch is on disk before the next is sent.
+Requests stream: at most `concurrency` are in flight, and each finished one is handed on at once while
+the next starts. Every attempt ends by a wall-clock deadline (`timeout` seconds, see
+harness.engines.deadline); connection errors, 408/409/429 and 5xx are retried `max_retries` times with
+exponential backoff. The API key is read from the environment variable `api_key_env` and is never written.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import concurrent.futures
+import io
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+import os
+from typing import Any, Hashable, Iterator
 
-from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
-from harness.engines.vllm_engine import eos_texts as end_of_turn_texts
+from harness.config import DEFAULT_KEY_ENV, SamplingSettings
+from harness.engines import Engine, EngineError, EngineOutput, EngineRequest, Feed
+from harness.engines.common import end_of_turn_texts, has_cuda, is_vision_model, logit_bias, model_config, \
+    strip_end_of_turn
+from harness.engines.deadline import DeadlineExceeded, DeadlineLoop
 
-BAN_BIAS = -100.0
 QWEN_VISION = "<|vision_start|><|image_pad|><|vision_end|>"
+BACKOFF_S = 0.5
 
 # Renders the message parts back to the prompt text: text parts verbatim, each image as the placeholder.
 _PASS_THROUGH = (
@@ -38,19 +45,23 @@ _PASS_THROUGH = (
 )
 
 
-class EngineError(RuntimeError):
-    """The server could not serve a request; the message names the server and the request."""
+def _retryable(error: BaseException) -> bool:
+    import openai
+
+    if isinstance(error, (DeadlineExceeded, openai.APIConnectionError)):
+        return True
+    return isinstance(error, openai.APIStatusError) and (error.status_code >= 500 or error.status_code in (408, 409, 429))
 
 
-class OpenAIEngine:
+class OpenAIEngine(Engine):
     name = "openai"
 
-    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
+    def __init__(self, model: str, base_url: str | None = None, api_key_env: str = DEFAULT_KEY_ENV,
                  served_model: str | None = None, concurrency: int = 32, timeout: float = 600.0,
                  max_retries: int = 5, server: str = "vllm", max_model_len: int | None = None,
                  image_placeholder: str | None = None, server_args: list[str] | None = None,
-                 dtype: str = "auto", max_images: int = 8, **_: Any):
-        from openai import OpenAI
+                 dtype: str = "auto", max_images: int = 8, trust_remote_code: bool = False, **_: Any):
+        from openai import AsyncOpenAI, OpenAI
         from transformers import AutoTokenizer
 
         if concurrency < 1:
@@ -66,9 +77,11 @@ class OpenAIEngine:
                 args += ["--dtype", dtype]
             if max_model_len and "--max-model-len" not in args:
                 args += ["--max-model-len", str(max_model_len)]
-            if "--limit-mm-per-prompt" not in args and _is_multimodal(model):
+            if "--limit-mm-per-prompt" not in args and _vision(model, trust_remote_code):
                 args += ["--limit-mm-per-prompt", json.dumps({"image": max_images})]
-            if not _has_cuda() and "--enforce-eager" not in args:
+            if trust_remote_code and "--trust-remote-code" not in args:
+                args.append("--trust-remote-code")
+            if not has_cuda() and "--enforce-eager" not in args:
                 args.append("--enforce-eager")  # CPU: graph compilation costs minutes and buys nothing
             self.local_server = start_vllm_server(model, args=args)
             base_url = self.local_server.base_url
@@ -76,18 +89,21 @@ class OpenAIEngine:
         self.server = server
         self.concurrency = concurrency
         self.timeout = timeout
+        self.max_retries = max_retries
         self.image_placeholder = image_placeholder
-        self.client = OpenAI(base_url=self.base_url, api_key=api_key or "EMPTY", timeout=timeout,
-                             max_retries=max_retries)
-        self.served_model, listed_len = self._served_model(model, served_model)
-        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
-        self.eos_texts = end_of_turn_texts(model, self.tokenizer)
+        api_key = os.environ.get(api_key_env) or "EMPTY"
+        self.loop = DeadlineLoop()
+        self.client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, timeout=timeout, max_retries=0)
+        with OpenAI(base_url=self.base_url, api_key=api_key, timeout=min(timeout, 60.0), max_retries=2) as listing:
+            self.served_model, listed_len = self._served_model(listing, model, served_model)
+        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+        self.eos_texts = end_of_turn_texts(model, self.tokenizer, trust_remote_code)
         self.max_model_len = int(max_model_len or listed_len or getattr(self.tokenizer, "model_max_length", 0) or 0)
 
-    def _served_model(self, model: str, wanted: str | None) -> tuple[str, int | None]:
+    def _served_model(self, client: Any, model: str, wanted: str | None) -> tuple[str, int | None]:
         """The model name to send, and the context length the server reports (vLLM does)."""
         try:
-            listed = self.client.models.list().data
+            listed = client.models.list().data
         except Exception as exc:  # noqa: BLE001 - any client failure means the same thing here
             raise EngineError(f"cannot list models at {self.base_url}: {exc}") from exc
         by_id = {entry.id: entry for entry in listed}
@@ -100,24 +116,49 @@ class OpenAIEngine:
         extra = getattr(entry, "model_extra", None) or {}
         return wanted, extra.get("max_model_len")
 
-    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
-                 progress: Progress | None = None) -> list[EngineOutput]:
-        results: list[EngineOutput | None] = [None] * len(requests)
-        lock = threading.Lock()
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(requests)))) as pool:
-            futures = {pool.submit(self._one, request, sampling): index for index, request in enumerate(requests)}
-            for future in as_completed(futures):
-                index = futures[future]
-                try:
-                    results[index] = future.result()
-                except EngineError:
-                    for pending in futures:
-                        pending.cancel()
-                    raise
-                if progress:
-                    with lock:
-                        progress(1)
-        return [r for r in results if r is not None]
+    def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
+        if self.server == "generic" and (sampling.top_k or sampling.min_p):
+            raise EngineError(f"{self.base_url}: a generic OpenAI-compatible server takes no top-k or min-p; "
+                              "use --engine-arg server=vllm for a vLLM server, or leave them off")
+        in_flight: dict[concurrent.futures.Future, tuple[Hashable, EngineRequest]] = {}
+        try:
+            while True:
+                while len(in_flight) < self.concurrency and (item := feed.pull()) is not None:
+                    tag, request = item
+                    in_flight[self.loop.submit(lambda r=request: self._with_retries(r, sampling),
+                                               self.timeout * (self.max_retries + 1) + 60)] = item
+                if not in_flight:
+                    return
+                done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    tag, request = in_flight.pop(future)
+                    try:
+                        output = future.result()
+                    except EngineError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - reported with the request it belongs to
+                        raise EngineError(f"{self.base_url}: request (seed {request.seed}, {len(request.prompt)} "
+                                          f"prompt chars) failed: {type(exc).__name__}: {exc}") from exc
+                    yield tag, output
+        finally:
+            for future in in_flight:
+                future.cancel()
+
+    async def _with_retries(self, request: EngineRequest, sampling: SamplingSettings) -> EngineOutput:
+        error: BaseException | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(min(30.0, BACKOFF_S * 2 ** (attempt - 1)))
+            try:
+                return await asyncio.wait_for(self._one(request, sampling), self.timeout)
+            except asyncio.TimeoutError:
+                error = DeadlineExceeded(f"no complete answer within the {self.timeout:g} s deadline")
+            except Exception as exc:  # noqa: BLE001 - retried or reported below
+                error = exc
+                if not _retryable(exc):
+                    break
+        raise EngineError(f"{self.base_url}: request (seed {request.seed}, {len(request.prompt)} prompt chars) "
+                          f"failed after {attempt + 1} attempts: {type(error).__name__}: {error}")
 
     def _sampling_body(self, request: EngineRequest, sampling: SamplingSettings) -> tuple[dict[str, Any], dict[str, Any]]:
         body: dict[str, Any] = {
@@ -126,33 +167,31 @@ class OpenAIEngine:
         }
         if request.stop:
             body["stop"] = list(request.stop)
-        if sampling.banned_token_ids:
-            body["logit_bias"] = {str(int(i)): BAN_BIAS for i in sampling.banned_token_ids}
+        bias = logit_bias(sampling)
+        if bias:
+            body["logit_bias"] = {str(token_id): value for token_id, value in bias.items()}
         extra: dict[str, Any] = {}
         if self.server == "vllm":
             extra = {"skip_special_tokens": False, "spaces_between_special_tokens": False,
-                     "include_stop_str_in_output": True, "return_token_ids": True}
+                     "include_stop_str_in_output": True, "return_token_ids": True,
+                     "top_k": sampling.top_k, "min_p": sampling.min_p}
         return body, extra
 
-    def _one(self, request: EngineRequest, sampling: SamplingSettings) -> EngineOutput:
+    async def _one(self, request: EngineRequest, sampling: SamplingSettings) -> EngineOutput:
         body, extra = self._sampling_body(request, sampling)
-        try:
-            if request.images:
-                response = self.client.chat.completions.create(
-                    model=self.served_model, messages=[self._message(request)],
-                    extra_body={**extra, "chat_template": _PASS_THROUGH, "add_generation_prompt": False,
-                                "chat_template_kwargs": {"image_placeholder": self._placeholder(request.prompt)}},
-                    **body)
-                choice = response.choices[0]
-                text = choice.message.content or ""
-            else:
-                response = self.client.completions.create(model=self.served_model, prompt=request.prompt,
-                                                          extra_body=extra, **body)
-                choice = response.choices[0]
-                text = choice.text or ""
-        except Exception as exc:  # noqa: BLE001 - the client has already retried what can be retried
-            raise EngineError(f"{self.base_url}: request (seed {request.seed}, {len(request.prompt)} prompt chars) "
-                              f"failed: {type(exc).__name__}: {exc}") from exc
+        if request.images:
+            response = await self.client.chat.completions.create(
+                model=self.served_model, messages=[self._message(request)],
+                extra_body={**extra, "chat_template": _PASS_THROUGH, "add_generation_prompt": False,
+                            "chat_template_kwargs": {"image_placeholder": self._placeholder(request.prompt)}},
+                **body)
+            choice = response.choices[0]
+            text = choice.message.content or ""
+        else:
+            response = await self.client.completions.create(model=self.served_model, prompt=request.prompt,
+                                                            extra_body=extra, **body)
+            choice = response.choices[0]
+            text = choice.text or ""
         return self._output(request, choice, text, response)
 
     def _output(self, request: EngineRequest, choice: Any, text: str, response: Any) -> EngineOutput:
@@ -162,8 +201,7 @@ class OpenAIEngine:
         if stopped_on and not text.endswith(stopped_on):
             text += stopped_on  # the server trimmed the stop string; the harness keeps it
         if choice.finish_reason == "stop" and stopped_on is None:
-            # Special tokens are kept in the text, so the end-of-turn token shows; the offline engine drops it.
-            text = next((text[: -len(eos)] for eos in self.eos_texts if text.endswith(eos)), text)
+            text = strip_end_of_turn(text, self.eos_texts)
         token_ids = extra.get("token_ids")
         if token_ids is None:
             token_ids = self.tokenizer.encode(text, add_special_tokens=False)
@@ -195,36 +233,22 @@ class OpenAIEngine:
         return {"role": "user", "content": parts}
 
     def close(self) -> None:
-        self.client.close()
+        self.loop.run(self.client.close())
+        self.loop.close()
         if self.local_server is not None:
             self.local_server.close()
             self.local_server = None
 
 
 def _data_url(image: Any) -> str:
-    import base64
-    import io
-
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _is_multimodal(model: str) -> bool:
+def _vision(model: str, trust_remote_code: bool) -> bool:
     """Whether the model's config has a vision tower (only then is an image limit worth passing)."""
     try:
-        from transformers import AutoConfig
-
-        config = AutoConfig.from_pretrained(model, trust_remote_code=True)
+        return is_vision_model(model_config(model, trust_remote_code))
     except Exception:  # noqa: BLE001 - the server will report an unloadable model itself
-        return False
-    return getattr(config, "vision_config", None) is not None
-
-
-def _has_cuda() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except ImportError:
         return False

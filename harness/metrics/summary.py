@@ -11,31 +11,57 @@ from pathlib import Path
 from typing import Any
 
 from harness.metrics.figures import run_figures
-from harness.rundir import Run, RunDir, load_run, read_json, write_json_atomic
+from harness.rundir import Run, RunDir, load_run, write_json_atomic
 
 
 def summarize(run: Run) -> dict[str, Any]:
     return {"benchmarks": {figures.name: figures.to_json() for figures in run_figures(run)}}
 
 
-def write_summary(path: str | Path, throughput_update: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Rebuild summary.json from the run directory; throughput accumulates across the invocations that generated."""
+SUMMED = ("load_s", "generate_s", "score_s", "wall_s", "requests", "engine_generated_tokens",
+          "engine_prompt_tokens", "shared_tokens")
+
+
+def throughput(run: Run, invocations: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the directory holds (tokens counted from generations.jsonl) beside what each invocation cost.
+
+    Token totals come from the directory, so a resumed run counts every generation once; timings are per
+    invocation (`invocations`) and summed, and `tokens_per_s` is what the engine generated per second of
+    generation -- in a sweep, tokens served from a longer run's generation cost no generation time.
+    """
+    kept = [g for g in run.generations.values() if g.error is None]
+    block: dict[str, Any] = {
+        "engine": next((i["engine"] for i in reversed(invocations) if i.get("engine")), run.config.get("engine")),
+        "generated_tokens": sum(g.think_tokens + g.answer_tokens for g in kept),
+        "prompt_tokens": sum(g.prompt_tokens for g in kept),
+        "invocations": invocations,
+    }
+    for key in SUMMED:
+        values = [i[key] for i in invocations if isinstance(i.get(key), (int, float))]
+        if values:
+            block[key] = sum(values)
+    if block.get("generate_s") and block.get("engine_generated_tokens"):
+        block["tokens_per_s"] = block["engine_generated_tokens"] / block["generate_s"]
+    shard_walls: dict[int, float] = {}
+    for invocation in invocations:
+        if "shard" in invocation:  # merged shards ran side by side: the run took as long as the slowest
+            shard_walls[invocation["shard"]] = shard_walls.get(invocation["shard"], 0.0) + invocation.get("wall_s", 0.0)
+    if shard_walls:
+        block["shards"] = len(shard_walls)
+        block["slowest_shard_wall_s"] = max(shard_walls.values())
+    return block
+
+
+def write_summary(path: str | Path, invocation: dict[str, Any] | None = None,
+                  invocations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Rebuild summary.json from the run directory, adding `invocation` to the ones recorded (or replacing
+    them with `invocations`, as `harness merge` does with its shards')."""
     run_dir = RunDir(path)
-    summary = summarize(load_run(run_dir.path))
-    previous = read_json(run_dir.summary_path).get("throughput", {}) if run_dir.summary_path.exists() else {}
-    throughput = dict(previous)
-    for key, value in (throughput_update or {}).items():
-        if isinstance(value, (int, float)) and key.endswith(("_s", "_tokens")):
-            throughput[key] = throughput.get(key, 0) + value
-        else:
-            throughput[key] = value
-    # Speed is what the engine generated per second: in a sweep, tokens served from a longer run's
-    # generation are in the run's `generated_tokens` but cost no generation time.
-    engine_tokens = throughput.get("engine_generated_tokens", throughput.get("generated_tokens", 0))
-    throughput.pop("tokens_per_s", None)
-    if throughput.get("generate_s") and engine_tokens:
-        throughput["tokens_per_s"] = engine_tokens / throughput["generate_s"]
-    summary["throughput"] = throughput
+    run = load_run(run_dir.path)
+    summary = summarize(run)
+    if invocations is None:
+        invocations = run_dir.invocations() + ([invocation] if invocation else [])
+    summary["throughput"] = throughput(run, invocations)
     write_json_atomic(run_dir.summary_path, summary)
     return summary
 

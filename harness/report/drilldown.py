@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from harness import jsontext
+from harness.rundir import json_text
 from harness.rundir import Run
 from harness.metrics.figures import item_ids, subject_of
 from harness.modes import split_thinking, think_opened
@@ -225,7 +225,7 @@ def build_drilldown(
     for row in rows:  # rows carried the original strings until the re-encoded ones were ready
         row[8] = [thumbnail_of[t] for t in row[8] if thumbnail_of.get(t, -1) >= 0]
     chunks = [
-        base64.b64encode(gzip.compress(jsontext.dumps(details[start:start + CHUNK_ROWS])
+        base64.b64encode(gzip.compress(json_text(details[start:start + CHUNK_ROWS])
                                        .encode("utf-8"), compresslevel=1, mtime=0)).decode("ascii")
         for start in range(0, len(details), CHUNK_ROWS)
     ]

@@ -17,14 +17,14 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from harness import jsontext
+from harness.rundir import json_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "reports"
 
 
 def json_for_script(value: Any) -> Markup:
     """JSON that is safe inside <script type="application/json">: no sequence can end the element."""
-    text = jsontext.dumps(value, separators=(",", ":"), allow_nan=False)
+    text = json_text(value, separators=(",", ":"), allow_nan=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.types import ANSWER_TYPES
@@ -84,7 +84,7 @@ class JudgeConfig:
 
     base_url: str
     model: str
-    api_key: str = "EMPTY"
+    api_key: str = field(default="EMPTY", repr=False)  # from the environment; never written anywhere
     policy: str = "fallback"
     concurrency: int = 8
     timeout_s: float = 60

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 import openai
 
+from harness.engines.deadline import DeadlineExceeded, DeadlineLoop
 from harness.verify.items import JudgeConfig
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
@@ -96,7 +98,7 @@ class JudgePrompt:
         self.name = path.name
         source = path.read_text(encoding="utf-8")
         self.sha256 = hashlib.sha256(source.encode("utf-8")).hexdigest()
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        env = jinja2.sandbox.ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
         self._template = env.from_string(source)
 
     def render(self, request: JudgeRequest) -> tuple[str, str]:
@@ -164,7 +166,10 @@ class Judge:
         self.config = config
         self.prompt = JudgePrompt(config.prompt)
         self.cache = VerdictCache(config.cache_dir) if config.cache_dir else None
-        self._client = openai.OpenAI(
+        # Every attempt ends by a wall-clock deadline (a read timeout alone lets a trickling server hold a
+        # request for ever): calls run on a private event loop and are cancelled at `timeout_s`.
+        self._loop = DeadlineLoop()
+        self._client = openai.AsyncOpenAI(
             base_url=config.base_url, api_key=config.api_key, timeout=config.timeout_s, max_retries=0
         )
         self.calls = 0  # HTTP attempts made (for reports and tests)
@@ -218,7 +223,7 @@ class Judge:
                 error = f"HTTP {exc.status_code}: {str(exc)[:200]}"
                 if exc.status_code < 500 and exc.status_code not in (408, 409, 429):
                     break  # a request the server will never accept: retrying cannot help
-            except openai.APIConnectionError as exc:  # includes timeouts and dropped connections
+            except (openai.APIConnectionError, DeadlineExceeded) as exc:  # timeouts and dropped connections
                 error = f"{type(exc).__name__}: {str(exc)[:200]}"
             except (openai.APIResponseValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 error = f"malformed response: {type(exc).__name__}: {str(exc)[:200]}"
@@ -228,13 +233,13 @@ class Judge:
         kwargs = {}
         if self.config.extra_body:
             kwargs["extra_body"] = self.config.extra_body
-        completion = self._client.chat.completions.create(
+        completion = self._loop.call(lambda: self._client.chat.completions.create(
             model=self.config.model,
             messages=messages,
             temperature=0.0,
             max_tokens=self.config.max_tokens,
             **kwargs,
-        )
+        ), self.config.timeout_s)
         if not completion.choices:
             raise _Retryable("malformed response: no choices")
         text = completion.choices[0].message.content
@@ -246,6 +251,7 @@ class Judge:
         return JudgeResult(verdict, text.strip()[-500:])
 
     def close(self) -> None:
-        self._client.close()
+        self._loop.run(self._client.close())
+        self._loop.close()
         if self.cache:
             self.cache.close()

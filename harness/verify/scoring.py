@@ -7,6 +7,7 @@ never as wrong answers.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from harness.modes import think_opened
@@ -46,7 +47,9 @@ def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False, verifi
     config = manifest.get("config", {})
     thinking = think_opened(config.get("mode", "slow"))
     if judge is None and config.get("judge_policy", "never") != "never":
+        # The key is never in the manifest: it comes from the environment variable the run named.
         judge = JudgeConfig(base_url=config["judge_url"], model=config["judge_model"], policy=config["judge_policy"],
+                            api_key=os.environ.get(config.get("judge_key_env") or "OPENAI_API_KEY") or "EMPTY",
                             cache_dir=str(run_dir.path / "judge_cache"))
     items = run_dir.items()
     generations = run_dir.generations()
