@@ -196,6 +196,61 @@ class BanSet:
                 "size": self.size, "sha256": self.sha256, "tokens": list(self.tokens)}
 
 
+# Run directories written before the manifest recorded a rule were banned by the substring scan.
+UNRECORDED_BAN_RULE = "substring"
+
+
+@dataclass(frozen=True)
+class RecordedBan:
+    """A run's ban set as its manifest recorded it (what `BanSet.manifest` wrote), read back."""
+
+    keywords: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    rule: str = UNRECORDED_BAN_RULE
+    rule_recorded: bool = False  # False: an old run directory, whose ban was the substring scan
+    size: int | None = None
+    sha256: str | None = None
+    tokens: tuple[str, ...] | None = None  # None: the manifest does not list them
+
+
+def read_ban_manifest(block: Any) -> RecordedBan:
+    """The manifest's `ban` block as a `RecordedBan`; a ValueError names the field that is malformed.
+
+    The block is data from a file, so every field is checked rather than trusted.
+    """
+    if block is None:
+        return RecordedBan()
+    if not isinstance(block, dict):
+        raise ValueError(f"ban: expected an object, got {type(block).__name__}")
+
+    def strings(name: str) -> tuple[str, ...] | None:
+        value = block.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"ban.{name}: expected a list of strings")
+        return tuple(value)
+
+    rule = block.get("rule")
+    if rule is not None and rule not in BAN_RULES:
+        raise ValueError(f"ban.rule: {rule!r} is not one of {', '.join(BAN_RULES)}")
+    size = block.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise ValueError(f"ban.size: expected a count, got {size!r}")
+    sha256 = block.get("sha256")
+    if sha256 is not None and not isinstance(sha256, str):
+        raise ValueError(f"ban.sha256: expected a string, got {type(sha256).__name__}")
+    return RecordedBan(
+        keywords=strings("keywords") or (),
+        excluded=strings("excluded") or (),
+        rule=rule or UNRECORDED_BAN_RULE,
+        rule_recorded=rule is not None,
+        size=size,
+        sha256=sha256,
+        tokens=strings("tokens"),
+    )
+
+
 def resolve_keywords(spec: str | Iterable[str] | None) -> list[str]:
     """'paper' | 'nowait17' | 'a,b,c' | a list → lowercased keywords."""
     if spec is None:

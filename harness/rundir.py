@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from harness.modes import RecordedBan, read_ban_manifest
 from harness.types import Generation, Sample, Verdict
 
 OTHER_GROUP = "Other"
@@ -444,6 +445,7 @@ class Run:
     generations: dict[Key, Generation]
     scores: dict[Key, Score]
     summary: dict[str, Any] | None
+    ban: RecordedBan  # the NoWait ban set the manifest records (built in nowait mode only)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -670,6 +672,10 @@ def load_run(path: str | Path, items: dict[tuple[str, str], Item] | None = None)
     manifest = read_json(manifest_path)
     if not isinstance(manifest, dict):
         raise RunDirError(f"{manifest_path}: expected a JSON object")
+    try:
+        ban = read_ban_manifest(manifest.get("ban"))
+    except ValueError as error:
+        raise RunDirError(f"{manifest_path}: {error}") from None
     scores_path = root / "scores.jsonl"
     if not scores_path.exists():
         raise RunDirError(f"{scores_path}: missing; the run has not been scored yet (run `harness score`)")
@@ -690,6 +696,7 @@ def load_run(path: str | Path, items: dict[tuple[str, str], Item] | None = None)
         generations=_load_generations(root / "generations.jsonl"),
         scores=scores,
         summary=summary,
+        ban=ban,
     )
 
 

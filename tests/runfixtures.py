@@ -12,7 +12,7 @@ import io
 import json
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -117,7 +117,8 @@ class RunSpec:
     errored: set[tuple[str, str, int]] = field(default_factory=set)
     judged: set[tuple[str, str, int]] = field(default_factory=set)
     ban_keywords: list[str] = field(default_factory=list)
-    ban_rule: str = "word"
+    ban_rule: str | None = "word"  # None: a manifest from before the rule was recorded
+    ban_tokens: list[str] | None = None  # None: a manifest that lists no tokens
     write_summary: bool = True
     write_items: bool = True
     write_generations: bool = True
@@ -127,6 +128,17 @@ def _dump_lines(path: Path, rows: list[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _ban_block(spec: RunSpec) -> dict[str, Any]:
+    """The manifest's ban block as `BanSet.manifest` writes it, less what an older run did not record."""
+    block: dict[str, Any] = {"keywords": spec.ban_keywords, "excluded": [], "sha256": "1" * 64,
+                             "size": len(spec.ban_tokens if spec.ban_tokens is not None else spec.ban_keywords)}
+    if spec.ban_rule is not None:
+        block["rule"] = spec.ban_rule
+    if spec.ban_tokens is not None:
+        block["tokens"] = spec.ban_tokens
+    return block
 
 
 def write_run(root: str | Path, spec: RunSpec) -> Path:
@@ -159,8 +171,7 @@ def write_run(root: str | Path, spec: RunSpec) -> Path:
         "model": {"path": spec.model, "family": "chatml", "fingerprint": f"fp-{spec.model}"},
         "benchmarks": benchmarks_block,
         "template": {"name": f"chatml_{spec.mode}.j2", "sha256": "0" * 64},
-        "ban": {"keywords": spec.ban_keywords, "rule": spec.ban_rule, "size": len(spec.ban_keywords), "sha256": "1" * 64,
-                "excluded": []},
+        "ban": _ban_block(spec),
         "judge": {"policy": "union" if spec.judged else "never", "model": None, "prompt_sha256": None},
         "packages": {"vllm": "0.32.0"},
         "git_sha": "0" * 40,
@@ -236,3 +247,18 @@ def simple_run(
     items = make_items(benchmark, n_items)
     spec = RunSpec(items=items, outcomes=random_outcomes(items, samples, accuracy, seed), samples=samples, **overrides)
     return write_run(root, spec)
+
+
+def write_sweep(root: str | Path, specs: dict[tuple[str, int], RunSpec], *, budget_policy: str = "cap") -> Path:
+    """A sweep directory as `harness sweep` leaves it: a run directory per (mode, budget) and sweep.json."""
+    root = Path(root)
+    entries = []
+    for (mode, budget), spec in specs.items():
+        name = f"{mode}-b{budget}"
+        write_run(root / name, replace(spec, mode=mode, budget=budget))
+        entries.append({"mode": mode, "budget": budget, "budget_policy": budget_policy, "dir": name, "results": {}})
+    modes = list(dict.fromkeys(mode for mode, _ in specs))
+    index = {"modes": modes, "budgets": sorted({budget for _, budget in specs}), "budget_policy": budget_policy,
+             "runs": entries, "cost": {}}
+    (root / "sweep.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
+    return root

@@ -68,13 +68,6 @@ def test_the_word_rule_spares_words_that_only_contain_a_keyword(token):
     assert KeywordRule(KEYWORD_PRESETS["nowait17"], "substring").matches_token(token) or token in (" nowhere",)
 
 
-@pytest.fixture(scope="module")
-def smollm2_tokenizer():
-    from harness.engines.models import ensure_default_model
-
-    return AutoTokenizer.from_pretrained(ensure_default_model())
-
-
 @pytest.mark.parametrize("preset", ["paper", "nowait17"])
 def test_no_banned_token_of_a_real_vocabulary_holds_a_keyword_only_inside_another_word(smollm2_tokenizer, preset):
     keywords = KEYWORD_PRESETS[preset]

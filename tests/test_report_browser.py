@@ -18,6 +18,7 @@ from harness.report.report import write_report
 from harness.rundir import load_run
 from tests.browser import chromium
 from tests.runfixtures import RunSpec, make_items, write_run
+from tests.test_report_modes import three_mode_sweep
 
 PAYLOAD = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "reference" / "r1v3_table1.yaml"
@@ -116,6 +117,23 @@ def test_flipped_filter_finds_items_whose_majority_changed_between_runs(browser,
     assert sorted(set(ids)) == ["q00000", "q00001", "q00002"]
     browser.run("window.scrollTo(0, 0)")
     shoot(browser, tmp_path, "report-two-runs")
+    log = browser.log()
+    assert log.console_errors == [] and log.requests == []
+
+
+def test_a_sweep_report_leads_with_the_modes_table_and_curve_and_lists_each_ban_set(browser, tmp_path):
+    browser.open(write_report([three_mode_sweep(tmp_path / "sweep")], tmp_path / "report.html"))
+    sections = browser.run("return [...document.querySelectorAll('body > section')].map(s => s.id)")
+    assert sections[0] == "modes" and sections[-1] == "drilldown"
+    lead = "document.getElementById('modes')"
+    assert browser.run(f"return {lead}.querySelectorAll('table tbody tr').length") == 5
+    assert browser.run(f"return {lead}.querySelector('figure svg').getBoundingClientRect().width") > 200
+    # the lead sits above the first run's section on screen, not only in the source
+    assert browser.run(f"return {lead}.getBoundingClientRect().bottom <= "
+                       "document.getElementById('run-1').getBoundingClientRect().top")
+    tokens = browser.run("return [...document.querySelectorAll('#run-4 code.token')].map(c => c.textContent)")
+    assert tokens == ["␣Wait"]
+    shoot(browser, tmp_path, "report-sweep")
     log = browser.log()
     assert log.console_errors == [] and log.requests == []
 

@@ -96,7 +96,7 @@ def test_mode_comparison_and_budget_curve_for_runs_of_one_model(tmp_path):
         dirs.append(write_run(tmp_path / f"{mode}-{budget}", spec))
     html = build_report(dirs)
     assert 'id="modes"' in html
-    section = html[html.index('id="modes"'):html.index('id="drilldown"')]
+    section = html[html.index('id="modes"'):html.index('id="run-1"')]
     assert section.count("<svg") == 1  # one curve: slow over two budgets, nothink as a baseline line
     assert "nothink" in section and ">4096<" in section
 

@@ -236,10 +236,7 @@ def benchmark_figures(run: Run, benchmark: str) -> Figures:
         name: avg_at_k(matrix[rows]) for name, rows in sorted(by_subject.items())}
     verdicts = [s.verdict for key, s in run.scores.items() if key[0] == benchmark]
     decided = [v for v in verdicts if v.method != "error"]
-    ban = run.manifest.get("ban") or {}
-    keywords = [k for k in (ban.get("keywords") or []) if isinstance(k, str)]
-    # A run directory written before the ban rule was recorded used the substring rule.
-    counter = KeywordRule(keywords, ban.get("rule", "substring"))
+    counter = KeywordRule(run.ban.keywords, run.ban.rule)
     residual = dict.fromkeys(counter.keywords, 0)
     think, answer = [g.think_tokens for g in generations.values()], [g.answer_tokens for g in generations.values()]
     for g in generations.values():

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from harness.rundir import json_text
 
@@ -37,6 +37,30 @@ def fmt(value: float | None, digits: int = 1) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+# Whitespace drawn as a mark, so a token's leading space or line break can be seen (and told from none).
+_WHITESPACE_MARKS = {" ": ("␣", "space"), "\n": ("↵", "line break"), "\t": ("⇥", "tab"), "\r": ("␍", "carriage return")}
+
+
+def visible_whitespace(text: str) -> Markup:
+    """Escaped text whose whitespace and invisible characters are marked in <span class="ws">.
+
+    A space, tab or line break becomes a visible sign; any other character that prints as nothing
+    (a no-break space, a control character) becomes its code point, U+00A0. The marks are styled apart
+    from the text, so a token that really contains "␣" still reads differently from one with a space.
+    """
+    parts: list[str] = []
+    for char in text:
+        if char in _WHITESPACE_MARKS:
+            mark, name = _WHITESPACE_MARKS[char]
+        elif not char.isprintable():
+            mark = name = f"U+{ord(char):04X}"
+        else:
+            parts.append(str(escape(char)))
+            continue
+        parts.append(f'<span class="ws" title="{name}">{mark}</span>')
+    return Markup("".join(parts))
 
 
 def asset(name: str) -> Markup:
@@ -63,6 +87,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["fmt"] = fmt
     env.filters["json_script"] = json_for_script
+    env.filters["visible_whitespace"] = visible_whitespace
     env.globals["asset"] = asset
     env.globals["asset_sha256"] = asset_sha256
     return env

@@ -1,9 +1,11 @@
 """Build the self-contained HTML report for one or more runs.
 
-One page answers a researcher's questions in order: how accurate (Avg@k with spread and interval),
-where (benchmarks, subjects), at what cost (tokens, truncation, throughput), what thinking buys (mode
-comparison, accuracy versus budget), what goes wrong (hallucination phrases, residual banned words),
-and on which items (the drill-down).
+One page answers a researcher's questions in order. First, where runs of one model differ in mode or
+budget (a sweep above all), what thinking buys: the modes x budgets table and accuracy against budget
+(the paper's Table 4 and Figure 9), since that is what a sweep is run for. Then, per run: how accurate
+(Avg@k with spread and interval), where (benchmarks, subjects), at what cost (tokens, truncation,
+throughput), with which ban set (NoWait), what goes wrong (hallucination phrases, residual banned
+words); and last, on which items (the drill-down).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from harness.report.drilldown import TEXT_BUDGET_CHARS, ThumbnailJob, build_dril
 from harness.report.plots import budget_curve, token_histogram
 from harness.report.render import render
 from harness.metrics.figures import DEFAULT_HALLUCINATION_PHRASES, Figures, PhraseSplit, phrase_split, run_figures
+from harness.modes import MODES
 from harness.rundir import Run, RunDirError, load_items, load_run
 from harness.verify.parity import ParityInputError, ParityReport, read_reports, scores_sha256
 
 GROUP_ORDER = ("General", "Mathematics", "Logic", "Physics", "Other")
 PARITY_ROWS = 50  # differing items listed per peer in the report; all of them are in parity-<peer>.json
+BAN_TOKENS_SHOWN = 40  # a longer ban set is listed folded away, behind a <details>
 
 
 @dataclass
@@ -94,20 +98,27 @@ def _run_view(run: Run, phrases: list[str]) -> RunView:
     )
 
 
+def _mode_order(run: Run) -> tuple[int, str, int]:
+    """The paper's order: slow, nothink, nowait, then budgets ascending."""
+    mode = run.mode
+    return (MODES.index(mode) if mode in MODES else len(MODES), mode, run.budget or 0)
+
+
 def mode_comparisons(views: list[RunView]) -> list[ModeComparison]:
+    """Per model and benchmark, its runs side by side: only where they differ in mode or budget."""
     by_model: dict[str, list[RunView]] = defaultdict(list)
     for view in views:
         by_model[view.run.model_fingerprint or view.run.model].append(view)
     comparisons = []
     for model_views in by_model.values():
-        if len(model_views) < 2:
+        if len({(view.run.mode, view.run.budget) for view in model_views}) < 2:
             continue
         benchmarks = dict.fromkeys(row.name for view in model_views for row in view.rows)
         for benchmark in benchmarks:
             rows = [(view.run, row) for view in model_views for row in view.rows if row.name == benchmark]
-            if len(rows) < 2:
+            if len({(run.mode, run.budget) for run, _ in rows}) < 2:
                 continue
-            rows.sort(key=lambda pair: (pair[0].mode, pair[0].budget or 0))
+            rows.sort(key=lambda pair: _mode_order(pair[0]))
             series: dict[str, list[tuple[int, float]]] = defaultdict(list)
             for run, row in rows:
                 if run.budget is not None and row.accuracy.mean is not None:
@@ -179,6 +190,7 @@ def build_report(
         phrases=phrases,
         drilldown=drilldown,
         parity_rows=PARITY_ROWS,
+        ban_tokens_shown=BAN_TOKENS_SHOWN,
     )
 
 
