@@ -10,12 +10,14 @@ trainer all split a response with `split_thinking`, and the ban set and the resi
 match keywords by the same rule (`KeywordRule`), recorded in the manifest.
 
 Two ban rules exist. `word` (the default) bans a token when its text is the keyword as a word -- in any
-case, after a leading space or punctuation, or with the word's own inflections ("wait", " Wait",
-"WAIT", ".wait", "Waiting", "waited") -- and never when the keyword is only part of another word
-("Kuwait", "awaits", "cohort", "unknown"). `substring` is the NoWait paper's scan (every token whose
-lowercased text contains a keyword, minus an exclusion list), kept for comparison with that paper. A
-ban on token ids cannot stop a word spelled from several innocent tokens ("W" + "ait"), so outputs are
-scanned for residual keywords and the count is reported rather than assumed to be zero.
+case, after a leading space or punctuation of any script, or with the word's own inflections ("wait",
+" Wait", "WAIT", ".wait", "“But", "Waiting", "waited"; adverbs, conjunctions and determiners such as
+"any" take none) -- and never when the keyword is only part of another word ("Kuwait", "awaits",
+"cohort", "unknown"). `substring` is the NoWait paper's scan (every token whose lowercased text contains
+a keyword, minus an exclusion list), kept for comparison with that paper; docs/nowait.md measures both
+on real tokenizers. A ban on token ids cannot stop a word spelled from several innocent tokens
+("W" + "ait"), so outputs are scanned for residual keywords and the count is reported rather than
+assumed to be zero.
 """
 
 from __future__ import annotations
@@ -108,17 +110,22 @@ def split_thinking(text: str, thinking: bool = True) -> Split:
 # ---------------------------------------------------------------- keywords: one matching rule
 
 _INTERJECTIONS = {"hmm", "hm", "oh", "ah", "uh", "um"}  # spelled out longer: "Hmmm", "ohhh"
-_EDGE = " \t\r\n\"'`*_~.,;:!?()[]{}<>/\\|-–—…"
+# Adverbs, conjunctions and determiners take no endings: "anies", "nows", "agains" are other words (a name, pieces).
+_UNINFLECTED = {"again", "alternatively", "another", "any", "but", "however", "maybe", "now"}
+# Whatever is not a letter around a token's word: spaces, punctuation of any script ("“But"), digits, "_".
+_NON_LETTER_EDGES = re.compile(r"^[\W\d_]+|[\W\d_]+$")
 
 
 def inflections(keyword: str) -> str:
     """A regex for the keyword as a word with its own inflections ("wait" -> wait, waits, waited, waiting)."""
     stem = re.escape(keyword)
+    if keyword in _INTERJECTIONS:
+        return f"{stem}{re.escape(keyword[-1])}*"
+    if keyword in _UNINFLECTED:
+        return stem
     forms = [f"{stem}(?:s|es|ed|d|ing)?"]
     if keyword.endswith("y") and len(keyword) > 2:
         forms.append(re.escape(keyword[:-1]) + "(?:ies|ied)")
-    if keyword in _INTERJECTIONS:
-        forms = [f"{stem}{re.escape(keyword[-1])}*"]
     return "|".join(forms)
 
 
@@ -150,7 +157,7 @@ class KeywordRule:
         if self.rule == "substring":
             lowered = text.lower()
             return any(k in lowered for k in self.keywords)
-        core = text.strip(_EDGE)
+        core = _NON_LETTER_EDGES.sub("", text)
         return bool(core) and self._word.fullmatch(core) is not None
 
     def count(self, text: str) -> dict[str, int]:
@@ -273,14 +280,33 @@ def special_token_ids(tokenizer: Any) -> set[int]:
     return special
 
 
+def token_texts(tokenizer: Any) -> list[str]:
+    """Every vocabulary id's text as it reads inside a text, its leading space included.
+
+    Decoded alone, a SentencePiece piece loses its leading space ("▁Wait" reads "Wait", like "Wait"),
+    so each id is decoded after an anchor token (the first that reads as plain ASCII letters) and the
+    anchor's own text is cut off again. Byte-level vocabularies read the same either way.
+    """
+    every_id = range(len(tokenizer))
+    alone = tokenizer.batch_decode([[i] for i in every_id], skip_special_tokens=False,
+                                   clean_up_tokenization_spaces=False)
+    anchor = next((i for i, text in enumerate(alone) if text.isascii() and text.isalpha()), None)
+    if anchor is None:
+        return alone
+    anchor_text = alone[anchor]
+    after_anchor = tokenizer.batch_decode([[anchor, i] for i in every_id], skip_special_tokens=False,
+                                          clean_up_tokenization_spaces=False)
+    return [pair[len(anchor_text):] if pair.startswith(anchor_text) else text
+            for text, pair in zip(alone, after_anchor)]
+
+
 def build_ban_set(tokenizer: Any, keywords: Iterable[str], exclude: Iterable[str] = (),
                   rule: str = "word") -> BanSet:
     """Every non-special vocabulary token that `rule` matches for a keyword, minus exclusions."""
     matcher = KeywordRule(keywords, rule)
     excluded = tuple(sorted({e.strip().lower() for e in exclude}))
     special = special_token_ids(tokenizer)
-    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))], skip_special_tokens=False,
-                                   clean_up_tokenization_spaces=False)
+    texts = token_texts(tokenizer)
     ids: list[int] = []
     tokens: list[str] = []
     for token_id, text in enumerate(texts):

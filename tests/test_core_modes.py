@@ -33,6 +33,27 @@ def test_substring_ban_set_scans_the_whole_vocabulary_minus_exclusions(tiny_text
     assert tokenizer.convert_tokens_to_ids("</think>") not in special.token_ids
 
 
+def test_sentencepiece_tokens_keep_their_leading_space_in_the_ban_set(tmp_path):
+    """Decoded alone, "▁Wait" reads "Wait"; the ban set records it as " Wait", apart from the piece "Wait"."""
+    import io
+
+    import sentencepiece
+    from transformers import LlamaTokenizer
+
+    lines = ["Wait, the answer is four. Wait again, hmm.", "Alternatively we wait and check the sum (Wait) here.",
+             "Hmm, wait: the triangle has sides three and four."] * 50
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model, vocab_size=360,
+                                             model_type="bpe", byte_fallback=True, character_coverage=1.0,
+                                             hard_vocab_limit=False, minloglevel=2)
+    (tmp_path / "tokenizer.model").write_bytes(model.getvalue())
+    tokenizer = LlamaTokenizer.from_pretrained(tmp_path)
+    ban = build_ban_set(tokenizer, ["wait", "hmm"], rule="word")
+    pieces = tokenizer.convert_ids_to_tokens(list(ban.token_ids))
+    assert {"▁Wait", "Wait", "▁hmm"} <= set(pieces)
+    assert list(ban.tokens) == [piece.replace("▁", " ") for piece in pieces]
+
+
 def test_residual_keywords_are_counted_case_insensitively():
     assert count_keywords("W ait. Wait, wait... HMM", ["wait", "hmm"]) == {"wait": 2, "hmm": 1}
 
@@ -50,7 +71,7 @@ def test_an_empty_keyword_list_bans_and_counts_nothing():
 
 
 BANNED_SHAPES = ["wait", " Wait", "WAIT", ".wait", "Waiting", "waited", " waits", "Wait,", "(wait", " Hmm",
-                 " hmmm", "Alternatively", " alternatively", "\nWait"]
+                 " hmmm", "Alternatively", " alternatively", "\nWait", "“But", " «Now", "„Oh", "2wait"]
 INNOCENT = ["Kuwait", " awaits", " await", " cohort", " unknown", " against", " ahead", " button", " Alcohol",
             " carbohyd", " radiotherapy", " coherence", " prohibit", " acknowledged", " Distributed",
             " contributors", " motherboard", " canyon", " Pharaoh", " Torah", " Deborah", " Ahmed", " snowfall",
@@ -68,19 +89,26 @@ def test_the_word_rule_spares_words_that_only_contain_a_keyword(token):
     assert KeywordRule(KEYWORD_PRESETS["nowait17"], "substring").matches_token(token) or token in (" nowhere",)
 
 
+def test_only_verbs_and_nouns_are_inflected_so_anies_and_nows_stay_allowed():
+    rule = KeywordRule(KEYWORD_PRESETS["nowait17"])
+    assert [t for t in (" Anies", " nows", "agains", " buts", "maybes") if rule.matches_token(t)] == []
+    assert all(rule.matches_token(t) for t in (" verifies", " verified", " others", " checks", " alternatives"))
+
+
 @pytest.mark.parametrize("preset", ["paper", "nowait17"])
 def test_no_banned_token_of_a_real_vocabulary_holds_a_keyword_only_inside_another_word(smollm2_tokenizer, preset):
     keywords = KEYWORD_PRESETS[preset]
     ban = build_ban_set(smollm2_tokenizer, keywords, rule="word")
     substring = build_ban_set(smollm2_tokenizer, keywords, rule="substring")
     assert ban.size < substring.size
+    uninflected = {"again", "alternatively", "another", "any", "but", "however", "maybe", "now"}
     forms = set()
     for k in keywords:
-        forms.update(k + suffix for suffix in ("", "s", "es", "ed", "d", "ing"))
-        if k.endswith("y"):
+        forms.update(k + suffix for suffix in (("",) if k in uninflected else ("", "s", "es", "ed", "d", "ing")))
+        if k.endswith("y") and k not in uninflected:
             forms.update((k[:-1] + "ies", k[:-1] + "ied"))
     for text in ban.tokens:
-        core = text.strip(" \t\r\n\"'`*_~.,;:!?()[]{}<>/\\|-–—…").lower()
+        core = re.sub(r"^[\W\d_]+|[\W\d_]+$", "", text).lower()
         assert core in forms or re.fullmatch(r"hmm+|oh+|ah+", core), text
     vocab = {smollm2_tokenizer.decode([i]) for i in range(len(smollm2_tokenizer))}
     for innocent in INNOCENT:

@@ -43,24 +43,28 @@ def fmt(value: float | None, digits: int = 1) -> str:
 _WHITESPACE_MARKS = {" ": ("␣", "space"), "\n": ("↵", "line break"), "\t": ("⇥", "tab"), "\r": ("␍", "carriage return")}
 
 
-def visible_whitespace(text: str) -> Markup:
-    """Escaped text whose whitespace and invisible characters are marked in <span class="ws">.
+def mark_whitespace(text: str) -> list[tuple[str, str | None]]:
+    """The text as (shown, what) pieces: `what` names a mark drawn for an invisible character, else None.
 
     A space, tab or line break becomes a visible sign; any other character that prints as nothing
-    (a no-break space, a control character) becomes its code point, U+00A0. The marks are styled apart
-    from the text, so a token that really contains "␣" still reads differently from one with a space.
+    (a no-break space, a control character) becomes its code point, U+00A0.
     """
-    parts: list[str] = []
+    pieces: list[tuple[str, str | None]] = []
     for char in text:
         if char in _WHITESPACE_MARKS:
-            mark, name = _WHITESPACE_MARKS[char]
+            pieces.append(_WHITESPACE_MARKS[char])
         elif not char.isprintable():
-            mark = name = f"U+{ord(char):04X}"
+            pieces.append((f"U+{ord(char):04X}",) * 2)
         else:
-            parts.append(str(escape(char)))
-            continue
-        parts.append(f'<span class="ws" title="{name}">{mark}</span>')
-    return Markup("".join(parts))
+            pieces.append((char, None))
+    return pieces
+
+
+def visible_whitespace(text: str) -> Markup:
+    """Escaped text with each mark of `mark_whitespace` in <span class="ws">: styled apart from the
+    text, so a token that really contains "␣" still reads differently from one with a space."""
+    return Markup("".join(str(escape(shown)) if what is None else f'<span class="ws" title="{what}">{shown}</span>'
+                          for shown, what in mark_whitespace(text)))
 
 
 def asset(name: str) -> Markup:
