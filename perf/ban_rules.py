@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 from harness.modes import DEFAULT_EXCLUDE, KEYWORD_PRESETS, KeywordRule, build_ban_set  # noqa: E402
 from harness.report.render import mark_whitespace  # noqa: E402
 
-PROBE = "Wait, hmm... Alternatively: check it again!\n\n  Kuwait's company knows 12345 ÷ 7 ≈ 1763.57 — naïve 東京"
+PROBE = ("Wait, hmm... Alternatively: check it again!\n\n  Kuwait's company knows 12345 ÷ 7 ≈ 1763.57"
+         " — naïve 東京")
 
 # The pre-tokenisation patterns of each BPE (facts of the formats, as their libraries define them);
 # a ban set does not depend on them (it decodes one id at a time), a faithful tokenizer does.
@@ -212,7 +213,8 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
              "word only | substring, no exclusions |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for name, entry in results.items():
         for preset, figures in entry["presets"].items():
-            lines.append(f"| {name} | {entry['vocabulary']:,} | {preset} | {figures['word']:,} | {figures['substring']:,} | "
+            lines.append(f"| {name} | {entry['vocabulary']:,} | {preset} | {figures['word']:,} | "
+                         f"{figures['substring']:,} | "
                          f"{figures['other_words']:,} ({100 * figures['other_share']:.0f}%) | "
                          f"{len(figures['identifiers']):,} | {len(figures['word_only']):,} | "
                          f"{figures['substring_without_exclusions']:,} |")

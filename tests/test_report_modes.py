@@ -114,8 +114,9 @@ def test_a_sweep_of_one_model_draws_one_curve_per_benchmark_with_every_thinking_
 
 def test_each_benchmark_of_runs_of_one_model_gets_its_own_comparison(tmp_path):
     items = make_items("mmmu", 6) + make_items("mathvista", 6)
-    dirs = [write_run(tmp_path / f"{mode}-{budget}", RunSpec(items=items, outcomes=random_outcomes(items, 1, 0.5, seed=budget),
-                                                             samples=1, mode=mode, budget=budget))
+    dirs = [write_run(tmp_path / f"{mode}-{budget}",
+                      RunSpec(items=items, outcomes=random_outcomes(items, 1, 0.5, seed=budget), samples=1,
+                              mode=mode, budget=budget))
             for mode, budget in [("slow", 1024), ("slow", 2048), ("nothink", 1024)]]
     html = build_report(dirs)
     lead = html[html.index('<section id="modes">'):html.index('<section id="run-1"')]

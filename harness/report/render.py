@@ -40,7 +40,8 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 # Whitespace drawn as a mark, so a token's leading space or line break can be seen (and told from none).
-_WHITESPACE_MARKS = {" ": ("␣", "space"), "\n": ("↵", "line break"), "\t": ("⇥", "tab"), "\r": ("␍", "carriage return")}
+_WHITESPACE_MARKS = {" ": ("␣", "space"), "\n": ("↵", "line break"), "\t": ("⇥", "tab"),
+                     "\r": ("␍", "carriage return")}
 
 
 def mark_whitespace(text: str) -> list[tuple[str, str | None]]:
