@@ -28,6 +28,7 @@ DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct, converted from the llm-smoll
 DEFAULT_BENCH = ["sample"]
 ENGINES = ("vllm", "hf", "openai", "ray")
 JUDGE_POLICIES = ("never", "fallback", "union", "always")
+UNFINISHED_POLICIES = ("marked", "lenient")  # how a thought cut off before </think> is scored
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
 # Settings added after 0.1.0, with the value a run directory written before them effectively used: a
@@ -138,6 +139,9 @@ class RunConfig:
                                        "default: detected", comparable=True)
     template: str | None = setting(None, "a jinja2 chat template file to use instead of the family's", comparable=True)
     system: str | None = setting(None, "system prompt (default: 'You are a helpful assistant.')", comparable=True)
+    unfinished: str = setting("marked", "a thought cut off before </think> is scored on an explicit final-answer marker "
+                                        "inside it only (marked, default), or by the rules for finished answers "
+                                        "(lenient, for comparison)", choices=UNFINISHED_POLICIES)
     judge_policy: str = setting("never", "LLM judge policy (default never)", choices=JUDGE_POLICIES)
     judge_url: str | None = setting(None, "OpenAI-compatible base URL of the judge")
     judge_model: str | None = setting(None, "judge model name")

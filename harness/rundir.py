@@ -37,6 +37,7 @@ from harness.types import Generation, Sample, Verdict
 
 OTHER_GROUP = "Other"
 LOCK_NAME = ".lock"
+INDEX_NAME = "sweep.json"  # a sweep directory's index of its run directories
 Key = tuple[str, str, int]  # (benchmark, item id, sample index)
 
 
@@ -795,3 +796,17 @@ def merge_shards(paths: list[str | Path], out: str | Path) -> tuple[Path, list[d
     invocations = [{**invocation, "shard": index} for index, run_dir in enumerate(shards)
                    for invocation in run_dir.invocations()]
     return target.path, invocations
+
+
+# ---------------------------------------------------------------- sweep directories
+
+
+def read_index(sweep_dir: str | Path) -> dict[str, Any]:
+    """The sweep index, with each run's directory resolved (for reports drawing budget curves)."""
+    path = Path(sweep_dir) / INDEX_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not a sweep directory (no {INDEX_NAME})")
+    index = read_json(path)
+    for entry in index.get("runs", []):
+        entry["path"] = str(Path(sweep_dir) / entry["dir"])
+    return index

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from harness import __version__
 from harness.bench.loaders import fingerprint_samples, load_samples
@@ -273,7 +273,7 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
         score_started = time.perf_counter()
         from harness.verify.scoring import score_run
 
-        score_run(run_dir, judge=judge_for(config, run_dir), verifier=verifier)
+        score_run(run_dir, judge=judge_for(config, run_dir), verifier=verifier, unfinished=config.unfinished)
         invocation["score_s"] = time.perf_counter() - score_started
         invocation["wall_s"] = time.perf_counter() - started
         if hasattr(engine, "take_usage"):  # an engine that shares work (a sweep's cache) says what it generated

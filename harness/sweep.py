@@ -31,9 +31,8 @@ from harness.engines import EngineRequest
 from harness.engines.logs import EngineLog, console
 from harness.engines.shared_budget import SharedBudgetEngine, request_key
 from harness.modes import MODES, think_opened
-from harness.rundir import RunDir, read_json, write_json_atomic
+from harness.rundir import INDEX_NAME, RunDir, read_json, write_json_atomic
 
-INDEX_NAME = "sweep.json"
 CACHE_DIR = "engine_cache"
 
 
@@ -129,7 +128,7 @@ def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True, verbos
             load_s = time.perf_counter() - load_started
         # One verifier for every run: its math-verify workers start once, and an answer extracted at
         # several budgets is compared once.
-        verifier = Verifier()
+        verifier = Verifier(unfinished=plan.base.unfinished)
         try:
             for mode in plan.modes:
                 shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
@@ -276,17 +275,6 @@ def _index(plan: SweepPlan, entries: list[dict[str, Any]], previous: dict[str, A
         "prefetch": prefetch,
         "invocations": history,
     }
-
-
-def read_index(sweep_dir: str | Path) -> dict[str, Any]:
-    """The sweep index, with each run's directory resolved (for reports drawing budget curves)."""
-    path = Path(sweep_dir) / INDEX_NAME
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: not a sweep directory (no {INDEX_NAME})")
-    index = read_json(path)
-    for entry in index.get("runs", []):
-        entry["path"] = str(Path(sweep_dir) / entry["dir"])
-    return index
 
 
 def _sweep_cell(results: dict[str, Any]) -> str:

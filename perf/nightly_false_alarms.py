@@ -21,7 +21,7 @@ correlate at 1 / (c + 1) = 0.5), as reasoning models sampled at temperature 1 sh
   the dropped benchmark. The fifteen unchanged benchmarks of these nights are further A/A replicates for
   the calibration columns.
 
-Every night goes through `compare_matrices` and `apply_gate` (harness/report/compare.py), the functions
+Every night goes through `compare_matrices` and `apply_gate` (harness/metrics/compare.py), the functions
 `harness compare` and `harness nightly` run once they have read the run directories: the same paired
 test, the same Holm adjustment, the same verdict. "Raw gate" is the verdict without the adjustment
 (drop > threshold with raw p < alpha), the rule the gate had before Holm. Seeded: the same arguments
@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.report.compare import apply_gate, compare_matrices  # noqa: E402
+from harness.metrics.compare import apply_gate, compare_matrices  # noqa: E402
 from harness.report.leaderboard import load_reference  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "reference" / "r1v3_table1.yaml"

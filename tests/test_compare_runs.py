@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from harness.cli import compare as cli_compare
-from harness.report.compare import INCOMPARABLE, ONLY_BASE, compare_runs, to_markdown
+from harness.metrics.compare import INCOMPARABLE, ONLY_BASE, compare_runs
+from harness.report.compare import to_markdown
 from harness.rundir import load_run
 from tests.runfixtures import BenchmarkMeta, RunSpec, make_items, random_outcomes, write_run
 

@@ -15,7 +15,7 @@ import pytest
 from harness.cli import main as cli_main
 from harness.config import RunConfig, build_config
 from harness.rundir import RunDir, RunDirError
-from harness.runner import RunError, run
+from harness.runner import run
 
 REPO = Path(__file__).resolve().parent.parent
 

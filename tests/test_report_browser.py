@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.report.compare import compare_runs, to_html
+from harness.metrics.compare import compare_runs
+from harness.report.compare import to_html
 from harness.report.leaderboard import build_leaderboard, load_reference
 from harness.report.leaderboard import to_html as leaderboard_html
 from harness.report.report import write_report

@@ -17,7 +17,8 @@ from harness.engines import EngineRequest
 from harness.runner import run
 from harness.rundir import RunDir
 from harness.engines.shared_budget import SharedBudgetEngine
-from harness.sweep import make_plan, read_index, run_sweep
+from harness.rundir import read_index
+from harness.sweep import make_plan, run_sweep
 from tests import sweep_fixtures
 
 BUDGETS = [12, 40, 160]

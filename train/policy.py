@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from harness.engines.common import is_vision_model
+
 from train.errors import SetupError
 from train.loss import token_logprobs_and_entropy
 
@@ -64,7 +66,7 @@ def load_policy(spec: str, device: str = "auto", precision: str = "auto", trust_
     trust = {"trust_remote_code": trust_remote_code}
     try:
         config = transformers.AutoConfig.from_pretrained(path, **trust)
-        is_vision = hasattr(config, "vision_config")
+        is_vision = is_vision_model(config)
         model_class = transformers.AutoModelForImageTextToText if is_vision else transformers.AutoModelForCausalLM
         model = model_class.from_pretrained(path, dtype=torch.float32, **trust).to(torch_device)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, **trust)

@@ -327,15 +327,6 @@ def missing_data_message(spec: BenchmarkSpec, path: Path) -> str:
     return "\n".join(lines)
 
 
-def fingerprint_file(path: Path) -> str:
-    """sha256 of a data file (streamed)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fingerprint_samples(samples: Iterable[Sample]) -> str:
     """A content hash of the items themselves (ids, questions, answers, choices, image bytes)."""
     digest = hashlib.sha256()

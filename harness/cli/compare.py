@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.report.compare import compare_runs, to_html, to_markdown
+from harness.metrics.compare import compare_runs
+from harness.report.compare import to_html, to_markdown
 from harness.rundir import RunDirError, load_run
 
 
@@ -51,9 +52,3 @@ def main(args: argparse.Namespace) -> int:
     if not args.fail_on_regression:
         return 0
     return comparison.exit_status()
-
-
-if __name__ == "__main__":
-    standalone = argparse.ArgumentParser(prog="harness compare", description=__doc__)
-    configure(standalone)
-    sys.exit(main(standalone.parse_args()))

@@ -45,9 +45,3 @@ def main(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
-
-
-if __name__ == "__main__":
-    standalone = argparse.ArgumentParser(prog="harness leaderboard", description=__doc__)
-    configure(standalone)
-    sys.exit(main(standalone.parse_args()))

@@ -14,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.report.compare import compare_runs, to_html, to_markdown
+from harness.metrics.compare import compare_runs
+from harness.report.compare import to_html, to_markdown
 from harness.report.report import write_report
 from harness.rundir import RunDirError, load_run
 
@@ -65,9 +66,3 @@ def main(args: argparse.Namespace) -> int:
     print(markdown, end="")
     print(f"wrote {new_dir / 'report.html'}, {new_dir / 'compare.md'}, {new_dir / 'compare.html'}", file=sys.stderr)
     return comparison.exit_status()
-
-
-if __name__ == "__main__":
-    standalone = argparse.ArgumentParser(prog="harness nightly", description=__doc__)
-    configure(standalone)
-    sys.exit(main(standalone.parse_args()))

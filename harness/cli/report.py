@@ -40,9 +40,3 @@ def main(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
-
-
-if __name__ == "__main__":
-    standalone = argparse.ArgumentParser(prog="harness report", description=__doc__)
-    configure(standalone)
-    sys.exit(main(standalone.parse_args()))

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from harness.config import ALL_FIELDS, ConfigError, build_config, flag_of, load_yaml
+from harness.config import ALL_FIELDS, build_config, flag_of, load_yaml
 
 # The embedded default (no --model, no --bench, no --config) is a demo that must finish in minutes on a
 # laptop CPU, so it uses a smaller budget than the paper's 16384 unless --budget says otherwise.
@@ -84,9 +84,6 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         run(config, progress=not args.quiet, verbose=args.verbose)
-    except ConfigError as exc:
-        print(f"harness run: error: {exc}", file=sys.stderr)
-        return 2
     except user_errors() as exc:
         print(f"harness run: error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.config import JUDGE_POLICIES, UNFINISHED_POLICIES
 from harness.rundir import iter_json_objects, jsonl_text, write_jsonl_atomic
 from harness.types import ANSWER_TYPES, Verdict
 
@@ -59,7 +60,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="hard limit on each item's symbolic (math-verify) check, seconds "
                              "(default: the verifier's, 1.5)")
     parser.add_argument("--workers", type=int, default=2, help="math-verify worker processes")
-    parser.add_argument("--unfinished", choices=("marked", "lenient"), default="marked",
+    parser.add_argument("--unfinished", choices=UNFINISHED_POLICIES, default="marked",
                         help="how a thought that never closed is read: marked (only a committed answer "
                              "marker or box in it counts) or lenient (any marker, as before this option)")
     parity = parser.add_argument_group("parity with other tools' MMMU / MathVista rules")
@@ -77,7 +78,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     judge = parser.add_argument_group("LLM judge (any OpenAI-compatible server)")
     judge.add_argument("--judge-url", default=None, metavar="URL", help="base URL, e.g. http://127.0.0.1:8000/v1")
     judge.add_argument("--judge-model", default=None, metavar="M", help="model name the server knows")
-    judge.add_argument("--judge-policy", default=None, choices=("never", "fallback", "union", "always"),
+    judge.add_argument("--judge-policy", default=None, choices=JUDGE_POLICIES,
                        help="fallback: judge what rules cannot decide (default with --judge-url); union: "
                             "rule OR judge (the paper's scoring); always: the judge decides every item")
     judge.add_argument("--judge-key-env", default="OPENAI_API_KEY", metavar="VAR",
@@ -252,9 +253,3 @@ def main(args: argparse.Namespace) -> int:
         return 2
     print(format_verdicts(verdict_summary(verdicts)), file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    standalone = argparse.ArgumentParser(prog="harness score", description=__doc__)
-    configure(standalone)
-    sys.exit(main(standalone.parse_args()))

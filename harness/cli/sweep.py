@@ -36,9 +36,6 @@ def main(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         plan = make_plan(config, args.modes, args.budgets, config.budget_policy, args.out)
         run_sweep(plan, progress=not args.quiet, verbose=args.verbose)
-    except ConfigError as exc:
-        print(f"harness sweep: error: {exc}", file=sys.stderr)
-        return 2
     except user_errors() as exc:
         print(f"harness sweep: error: {exc}", file=sys.stderr)
         return 2

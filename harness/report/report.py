@@ -134,7 +134,7 @@ def mode_comparisons(views: list[RunView]) -> list[ModeComparison]:
 def expand_sweeps(paths: list[str | Path]) -> tuple[list[Path], list[dict[str, Any]]]:
     """Replace each sweep directory (one with `sweep.json` and no manifest) by its run directories, in
     mode and budget order, as the sweep index lists them; also return the indexes, for their cost."""
-    from harness.sweep import INDEX_NAME, read_index
+    from harness.rundir import INDEX_NAME, read_index
 
     run_dirs: list[Path] = []
     sweeps: list[dict[str, Any]] = []

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.config import JUDGE_POLICIES
 from harness.types import ANSWER_TYPES
 
-JUDGE_POLICIES = ("never", "fallback", "union", "always")
 MAX_PRECISION = 15  # decimal places a float can carry
 
 _LETTERS = string.ascii_uppercase

@@ -32,6 +32,7 @@ import re
 import string
 from dataclasses import dataclass
 
+from harness.config import UNFINISHED_POLICIES
 from harness.modes import split_thinking
 from harness.types import infer_answer_type
 from harness.verify.algebra import fast_equal
@@ -57,7 +58,6 @@ from harness.verify.markers import last_phrase
 from harness.verify.options import letter_from_candidate, letter_in_text, normalize_text, option_by_text
 from harness.verify.symbolic import SymbolicTask
 
-UNFINISHED_POLICIES = ("marked", "lenient")
 FINAL_METHODS = frozenset({"hedge", "invalid_item"})  # no judge policy reopens these
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
