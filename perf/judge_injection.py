@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.rundir import iter_json_objects  # noqa: E402
 from harness.verify import JudgeConfig, Verifier, VerifyItem  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "judge_injection.jsonl"
@@ -48,13 +49,7 @@ MODES = {
 def load_records(path: Path) -> list[dict]:
     """The injection set; a malformed line is an error naming the file and line."""
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
+    for number, record in iter_json_objects(path, ValueError):
         missing = [f for f in FIELDS if not isinstance(record.get(f), str)]
         if missing:
             raise ValueError(f"{path}:{number}: missing or non-string fields {missing}")
