@@ -60,6 +60,22 @@ def test_summary_shows_accuracy_spread_and_interval_from_scores(tmp_path):
     assert "75.0 · 50.0" in html
 
 
+def test_the_report_shows_the_figures_summary_json_holds(tmp_path):
+    from harness.metrics.summary import write_summary
+
+    items = make_items("sample", 30)
+    run_dir = write_run(tmp_path / "run", RunSpec(items=items, outcomes=random_outcomes(items, 3, 0.6, seed=2),
+                                                  samples=3))
+    block = write_summary(run_dir)["benchmarks"]["sample"]
+    html = build_report([run_dir])
+    row = re.search(r'<td title="sample">.*?</tr>', html, re.S).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert cells[1:4] == [f"{block['accuracy']:.1f}", f"{block['std']:.1f}",
+                          f"{block['ci95'][0]:.1f} – {block['ci95'][1]:.1f}"]
+    assert cells[4] == " · ".join(f"{value:.1f}" for value in block["per_sample_accuracy"])
+    assert cells[5] == str(block["n_items"]) and cells[8:10] == [str(block["undecided"]), str(block["errors"])]
+
+
 def test_benchmarks_sit_under_their_group_and_unknown_groups_under_other(tmp_path):
     items = make_items("mathvista_mini", 4) + make_items("custom", 4)
     spec = RunSpec(items=items, outcomes=random_outcomes(items, 1, 0.5), samples=1,

@@ -40,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             parser.print_help()
             return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"harness {args.verb}: interrupted; what finished is saved (re-run the same command to resume)",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
