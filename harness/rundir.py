@@ -7,7 +7,9 @@ rewrites, so a kill never leaves a half-written file in place of a good one. Rea
 matters and lenient where it may not: a malformed line is an error naming the file and line; an optional
 field or file that is missing is simply absent; a torn last line (a run killed mid-write, possibly inside a
 multi-byte character) is the work a kill interrupted, not finished work: it is ignored, and cut off before
-the next append. One process at a time may write a run directory (`RunDir.lock`).
+the next append (a last line that is whole but lacks its newline is finished work: it is read, and the
+next append completes it). A write that fails (a full disk) is an error naming the file; what was written
+before it stays. One process at a time may write a run directory (`RunDir.lock`).
 
 Every string is written so that UTF-8 can encode it: Python strings may hold lone UTF-16 surrogates (a
 `\ud800` escape in any input file makes one, and model output passes them through), which are written as
@@ -38,11 +40,18 @@ from harness.types import Generation, Sample, Verdict
 OTHER_GROUP = "Other"
 LOCK_NAME = ".lock"
 INDEX_NAME = "sweep.json"  # a sweep directory's index of its run directories
+_HELD: set[Path] = set()  # the run directories this process holds (a record lock does not exclude its owner)
 Key = tuple[str, str, int]  # (benchmark, item id, sample index)
 
 
 class RunDirError(ValueError):
     """A run-directory file is malformed or missing; the message names the file and line."""
+
+
+def cannot_write(path: Path, error: OSError) -> RunDirError:
+    """The one-line error for a write that failed (a full disk, a file-size limit, lost permissions)."""
+    return RunDirError(f"{path}: cannot write ({error.strerror or error}); everything written before is kept: "
+                       "free space (or fix the permissions), then run the same command again")
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -64,6 +73,9 @@ def _write_atomic(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise cannot_write(path, error) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -108,14 +120,20 @@ class JsonlAppender:
         self.close()
 
     def append(self, row: dict[str, Any]) -> None:
-        if self._handle is None:
-            repair_torn_tail(self.path)
-            self._handle = self.path.open("a", encoding="utf-8")
-        self._handle.write(json_text(row, default=str) + "\n")
-        self._handle.flush()
-        self._dirty = True
-        if time.monotonic() - self._synced >= self.fsync_every_s:
-            self.sync()
+        text = json_text(row, default=str) + "\n"
+        try:
+            if self._handle is None:
+                repair_torn_tail(self.path)
+                self._handle = self.path.open("a", encoding="utf-8")
+            self._handle.write(text)
+            self._handle.flush()
+            self._dirty = True
+            if time.monotonic() - self._synced >= self.fsync_every_s:
+                self.sync()
+        except OSError as error:
+            # What did not reach the file stays out of it (a part of a line is a torn tail, cut on the next append).
+            self._abandon()
+            raise cannot_write(self.path, error) from None
 
     def sync(self) -> None:
         if self._handle is not None and self._dirty:
@@ -125,13 +143,26 @@ class JsonlAppender:
 
     def close(self) -> None:
         if self._handle is not None:
-            self.sync()
-            self._handle.close()
+            try:
+                self.sync()
+                self._handle.close()
+            except OSError as error:
+                self._abandon()
+                raise cannot_write(self.path, error) from None
             self._handle = None
+
+    def _abandon(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            try:
+                handle.close()
+            except OSError:
+                pass  # the buffered rest could not be written either: the file keeps what it had
 
 
 def repair_torn_tail(path: Path) -> None:
-    """Cut a partial last line left by a kill, so appended lines start on a line of their own."""
+    """Make appended lines start on a line of their own: a partial last line left by a kill is cut off, and a
+    whole one that lacks only its newline (which `read_jsonl_numbered` reads as finished) gets it."""
     if not path.exists() or path.stat().st_size == 0:
         return
     with path.open("rb+") as handle:
@@ -141,15 +172,30 @@ def repair_torn_tail(path: Path) -> None:
         size = handle.seek(0, os.SEEK_END)
         block = 1 << 16
         position = size
+        cut = 0
         while position > 0:  # find the last newline from the end, a block at a time
             start = max(0, position - block)
             handle.seek(start)
             found = handle.read(position - start).rfind(b"\n")
             if found >= 0:
-                handle.truncate(start + found + 1)
-                return
+                cut = start + found + 1
+                break
             position = start
-        handle.truncate(0)
+        handle.seek(cut)
+        if _whole_line(handle.read()) is not None:
+            handle.write(b"\n")
+        else:
+            handle.truncate(cut)
+
+
+def _whole_line(data: bytes) -> str | None:
+    """`data` (a last line without its newline) as text if it is one whole JSON value, else None."""
+    try:
+        text = data.decode("utf-8")
+        json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return text
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -174,15 +220,11 @@ def read_jsonl_numbered(path: Path, error: type[Exception] = RunDirError) -> lis
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise error(f"{path}:{line}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise error(f"{path}:{line}: not UTF-8 ({exc.reason} at byte {exc.start}); repair or delete that line") from None
     numbered = [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
-    if torn.strip():  # a last line without its newline is kept only if it is whole
-        try:
-            last = torn.decode("utf-8")
-            json.loads(last)
-            numbered.append((text.count("\n") + 1, last))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            pass
+    last = _whole_line(torn) if torn.strip() else None
+    if last is not None:  # a last line without its newline is kept only if it is whole
+        numbered.append((text.count("\n") + 1, last))
     try:
         # One parse of the whole file as an array: for 100,000 short lines the per-call overhead of
         # json.loads costs more than the parsing. A failure falls back to line by line to say where.
@@ -195,7 +237,8 @@ def read_jsonl_numbered(path: Path, error: type[Exception] = RunDirError) -> lis
             try:
                 objects.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise error(f"{path}:{number}: not a valid JSON line ({exc.msg} at column {exc.colno})") from None
+                raise error(f"{path}:{number}: not a valid JSON line ({exc.msg} at column {exc.colno}); repair or "
+                            "delete that line") from None
     rows = [(number, row) for (number, _), row in zip(numbered, objects)]
     for number, row in rows:
         if not isinstance(row, dict):
@@ -206,17 +249,32 @@ def read_jsonl_numbered(path: Path, error: type[Exception] = RunDirError) -> lis
 def iter_json_objects(path: Path, error: type[Exception] = RunDirError) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a JSONL input file; strict: any bad line is an
     `error` naming the file and line. (Run-directory files use `read_jsonl`, which forgives a torn tail.)"""
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+    try:
+        with Path(path).open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise error(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+                if not isinstance(row, dict):
+                    raise error(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+                yield number, row
+    except UnicodeDecodeError as exc:
+        raise error(not_utf8(Path(path), exc)) from None
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """The message for a text file that is not UTF-8: the file, the first bad line, what to do."""
+    number = 0
+    with Path(path).open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise error(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(row, dict):
-                raise error(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            yield number, row
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+    return f"{path}:{number}: not UTF-8 text ({exc.reason}); save the file as UTF-8"
 
 
 def read_json(path: Path) -> Any:
@@ -279,9 +337,8 @@ def check_comparable(path: Path, old: dict[str, Any], new: dict[str, Any]) -> No
         if old.get(key, {}).get("sha256") != new[key]["sha256"]:
             differences.append(f"{key} changed (sha256 differs)")
     if differences:
-        raise RunDirError(
-            f"{path} holds a run with different settings; resuming would mix incomparable results:\n  "
-            + "\n  ".join(differences) + "\nUse another --out directory, or the original settings.")
+        raise RunDirError(f"{path} holds a run with different settings ({'; '.join(differences)}); resuming would mix "
+                          "incomparable results: use another --out directory, or the original settings")
 
 
 def thumbnail(image: Any, size: int = THUMBNAIL_SIDE) -> str:
@@ -335,12 +392,22 @@ class RunDir:
     def lock(self, purpose: str) -> Iterator[None]:
         """Hold the directory for one writing process; another is refused at once, naming the holder.
 
-        The lock is the kernel's (flock), so it dies with its process: a killed run never blocks the next.
+        The lock is the kernel's, so it dies with its process: a killed run never blocks the next. It is a
+        POSIX record lock (`lockf`), which -- unlike `flock` -- a forked child does not inherit: an engine's
+        worker that outlives a killed run (vLLM forks its engine core by default) does not hold the directory.
+        Record locks do not exclude within one process, so a process also refuses a directory it holds.
         """
         self.path.mkdir(parents=True, exist_ok=True)
-        handle = (self.path / LOCK_NAME).open("a+", encoding="utf-8")
+        lock_path = self.path / LOCK_NAME
+        key = lock_path.resolve()
+        if key in _HELD:
+            raise RunDirError(f"{self.path} is already being written by this process; use another --out")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            handle = lock_path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise cannot_write(lock_path, exc) from None
+        try:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             handle.seek(0)
             holder = handle.read().strip()
@@ -348,18 +415,25 @@ class RunDir:
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise RunDirError(f"{self.path} is in use by another harness process ({holder or 'holder unknown'}); "
                                   "wait for it to finish, or use another --out") from None
-            raise
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}: {purpose}, since "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        handle.flush()
+            raise cannot_write(lock_path, exc) from None
+        _HELD.add(key)
         try:
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"pid {os.getpid()} on {socket.gethostname()}: {purpose}, since "
+                             f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+                handle.flush()
+            except OSError as exc:
+                raise cannot_write(lock_path, exc) from None
             yield
         finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+            _HELD.discard(key)
+            try:
+                handle.truncate(0)
+            except OSError:
+                pass  # the holder's note stays; the lock itself goes with the handle
+            handle.close()  # closing releases the record lock
 
     def invocations(self) -> list[dict[str, Any]]:
         """What each `harness run` of this directory cost, as summary.json records it (a summary written before

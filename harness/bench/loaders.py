@@ -30,6 +30,7 @@ from typing import Any, Iterable
 from PIL import Image, UnidentifiedImageError
 
 from harness.bench.spec import LETTER_COLUMNS, BenchmarkError, BenchmarkSpec, load_object, mapped_columns
+from harness.rundir import not_utf8
 from harness.types import Sample, infer_answer_type
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -112,7 +113,7 @@ def read_tsv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         hint = cut_off if "end of data" in str(exc) else "a quoted field must be closed, its quotes doubled"
         raise DataError(f"{path} line {reader.line_num}: cannot parse as TSV ({exc}); {hint}") from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text: {exc}") from exc
+        raise DataError(not_utf8(path, exc)) from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc}") from exc
     if not records:

@@ -282,6 +282,10 @@ def load_spec_file(path: str | os.PathLike) -> BenchmarkSpec:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise BenchmarkError(f"{path}: cannot read benchmark definition: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        from harness.rundir import not_utf8
+
+        raise BenchmarkError(not_utf8(path, exc)) from None
     return parse_spec(data, path)
 
 
