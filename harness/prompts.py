@@ -22,6 +22,10 @@ DEFAULT_SYSTEM = "You are a helpful assistant."
 QWEN_VISION = "<|vision_start|><|image_pad|><|vision_end|>"
 
 
+class PromptError(ValueError):
+    """A chat template that cannot make prompts (unknown family, a template that fails to parse or render)."""
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -71,7 +75,7 @@ class PromptBuilder:
     def __init__(self, family: str, tokenizer: Any = None, system: str = DEFAULT_SYSTEM,
                  template_file: str | Path | None = None):
         if family not in FAMILIES:
-            raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+            raise PromptError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
         self.family = FAMILIES[family]
         self.system = system
         self.tokenizer = tokenizer
@@ -85,14 +89,22 @@ class PromptBuilder:
             if not path.exists():
                 raise FileNotFoundError(f"chat template not found: {path}")
             self.template_name = path.name
-            self.template_text = path.read_text(encoding="utf-8")
+            self._where = f"--template {path}" if template_file is not None else f"chat template {path}"
+            try:
+                self.template_text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise PromptError(f"{self._where}: not UTF-8 text ({exc.reason})") from None
             # A --template file is configuration, not code: it renders in jinja2's sandbox.
-            self._template = jinja2.sandbox.ImmutableSandboxedEnvironment(
-                undefined=jinja2.StrictUndefined).from_string(self.template_text)
+            try:
+                self._template = jinja2.sandbox.ImmutableSandboxedEnvironment(
+                    undefined=jinja2.StrictUndefined).from_string(self.template_text)
+            except jinja2.TemplateSyntaxError as exc:
+                raise PromptError(f"{self._where}:{exc.lineno}: not a valid jinja2 template ({exc.message})") from None
         else:
             if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-                raise ValueError("family 'native' needs a tokenizer with a chat template")
+                raise PromptError("family 'native' needs a tokenizer with a chat template")
             self.template_name = "tokenizer.chat_template"
+            self._where = "the model's own chat template (tokenizer.chat_template)"
             self.template_text = tokenizer.chat_template
             self._template = None
 
@@ -107,6 +119,14 @@ class PromptBuilder:
                 "system": self.system}
 
     def render(self, user: str, num_images: int = 0, think: bool = True) -> str:
+        """The prompt text; a template that fails (an undefined name, an attribute the sandbox refuses) is a
+        PromptError naming the template."""
+        try:
+            return self._render(user, num_images, think)
+        except jinja2.TemplateError as exc:
+            raise PromptError(f"{self._where}: cannot render ({type(exc).__name__}: {exc}); fix the template") from None
+
+    def _render(self, user: str, num_images: int, think: bool) -> str:
         if self._template is not None:
             return self._template.render(system=self.system, user=user, user_role=self.family.user_role,
                                          num_images=num_images, image_placeholder=self.family.image_placeholder,

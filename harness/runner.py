@@ -31,7 +31,7 @@ from harness.engines.generate import GenerationSettings, Job, error_generation, 
 from harness.engines.logs import EngineLog, console
 from harness.engines.models import ModelError, accepts_images, model_fingerprint, resolve_model
 from harness.modes import BanSet, build_ban_set, resolve_keywords, think_opened
-from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, detect_family
+from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, PromptError, detect_family
 from harness.rundir import JsonlAppender, RunDir, RunDirError, append_jsonl, check_comparable, item_row, provenance, \
     write_json_atomic
 from harness.types import Sample
@@ -44,7 +44,8 @@ class RunError(RuntimeError):
 def user_errors() -> tuple[type[BaseException], ...]:
     """What a user can cause (bad settings, data, model, run directory, a failing engine, a full disk): each is
     reported in one line by the command, never as a traceback."""
-    return (ConfigError, BenchmarkError, ModelError, RunError, RunDirError, EngineError, OSError, UnicodeError)
+    return (ConfigError, BenchmarkError, ModelError, PromptError, RunError, RunDirError, EngineError, OSError,
+            UnicodeError)
 
 
 @dataclass
@@ -114,6 +115,7 @@ class RunSetup:
     family: str
     builder: PromptBuilder
     ban: BanSet
+    prompts: dict[tuple[str, str], str]  # (benchmark, item id) -> the prompt text the engine gets
 
 
 def set_up(config: RunConfig, engine: Any = None) -> RunSetup:
@@ -140,20 +142,24 @@ def set_up(config: RunConfig, engine: Any = None) -> RunSetup:
         prepared.samples = {name: samples[shard[0]::shard[1]] for name, samples in prepared.samples.items()}
     family = config.family or detect_family(prepared.model_path, tokenizer)
     builder = PromptBuilder(family, tokenizer, system=config.system or DEFAULT_SYSTEM, template_file=config.template)
+    # Every prompt is rendered here, so that a template that fails does so before the run directory changes.
+    thinking = think_opened(config.mode)
+    prompts = {(spec.name, sample.id): builder.render(spec.render_prompt(sample), num_images=len(sample.images),
+                                                      think=thinking)
+               for spec in prepared.specs for sample in prepared.samples[spec.name]}
     keywords = resolve_keywords(config.keywords)
     ban = build_ban_set(tokenizer, keywords, config.exclude, config.ban_rule) if config.mode == "nowait" else \
         BanSet(keywords=tuple(keywords), excluded=tuple(config.exclude), rule=config.ban_rule)
-    return RunSetup(prepared, skipped, fingerprints, shard, family, builder, ban)
+    return RunSetup(prepared, skipped, fingerprints, shard, family, builder, ban, prompts)
 
 
 def make_jobs(setup: RunSetup, config: RunConfig, done: Any = ()) -> tuple[list[Job], list[tuple[Job, str]]]:
     """The (item, sample) jobs not yet `done`, and those whose item could not be used (with why)."""
-    thinking = think_opened(config.mode)
     jobs: list[Job] = []
     errored: list[tuple[Job, str]] = []
     for spec in setup.prepared.specs:
         for sample in setup.prepared.samples[spec.name]:
-            prompt = setup.builder.render(spec.render_prompt(sample), num_images=len(sample.images), think=thinking)
+            prompt = setup.prompts[(spec.name, sample.id)]
             for k in range(config.samples):
                 if (spec.name, sample.id, k) in done:
                     continue
@@ -317,7 +323,8 @@ def generate_into(run_dir: RunDir, engine: Any, jobs: list[Job], settings: Gener
                     bar.set_postfix_str(f"{generated:,} tokens, {generated / elapsed:,.0f} tok/s", refresh=False)
                     bar.update(1)
     except EngineError as exc:
-        raise EngineError(f"{exc} (engine log: {run_dir.engine_log_path})") from exc
+        raise EngineError(f"{exc} (engine log: {run_dir.engine_log_path}); the generations finished before are "
+                          "kept: run the same command again to resume") from exc
     finally:
         if bar is not None:
             bar.close()

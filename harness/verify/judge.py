@@ -96,12 +96,29 @@ class JudgePrompt:
         if not path.is_file():
             raise FileNotFoundError(f"judge prompt {name!r} not found (looked for {path})")
         self.name = path.name
-        source = path.read_text(encoding="utf-8")
+        try:
+            source = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"judge prompt {path}: not UTF-8 text ({exc.reason})") from None
         self.sha256 = hashlib.sha256(source.encode("utf-8")).hexdigest()
         env = jinja2.sandbox.ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-        self._template = env.from_string(source)
+        self._path = path
+        try:
+            self._template = env.from_string(source)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(f"judge prompt {path}:{exc.lineno}: not a valid jinja2 template ({exc.message})") from None
+        # A prompt that cannot render fails here, once, before any verdict is asked for or cached.
+        self.render(JudgeRequest(question="question", gold="gold", response="response", choices=(("A", "a"),)))
 
     def render(self, request: JudgeRequest) -> tuple[str, str]:
+        """(system, user) for `request`; a template that fails to render is a ValueError naming the file."""
+        try:
+            return self._render(request)
+        except jinja2.TemplateError as exc:
+            raise ValueError(f"judge prompt {self._path}: cannot render ({type(exc).__name__}: {exc}); fix the "
+                             "template") from None
+
+    def _render(self, request: JudgeRequest) -> tuple[str, str]:
         response = request.response[-JUDGE_VIEW_CHARS:]
         nonce = hashlib.sha256(
             json.dumps([request.question, request.gold, response]).encode("utf-8")
