@@ -39,15 +39,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    html_path = Path(args.html) if args.html else Path(args.new) / "compare.html"
     try:
         base, new = load_run(args.base), load_run(args.new)
         comparison = compare_runs(base, new, threshold=args.threshold, alpha=args.alpha)
-    except (RunDirError, ValueError) as error:
+        html_path.write_text(to_html(comparison), encoding="utf-8")
+    except (RunDirError, ValueError, OSError) as error:  # OSError: the page cannot be written where asked
         print(f"harness compare: {error}", file=sys.stderr)
         return 2
     print(to_markdown(comparison), end="")
-    html_path = Path(args.html) if args.html else Path(args.new) / "compare.html"
-    html_path.write_text(to_html(comparison), encoding="utf-8")
     print(f"wrote {html_path}", file=sys.stderr)
     if not args.fail_on_regression:
         return 0

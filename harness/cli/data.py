@@ -59,16 +59,17 @@ def _list(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     if args.all and args.names:
-        print("error: give benchmark names or --all, not both", file=sys.stderr)
+        print("harness data: error: give benchmark names or --all, not both", file=sys.stderr)
         return 2
     try:
         specs = ([spec for spec in registry().values() if spec.source.url] if args.all
                  else [get_spec(name) for name in args.names])
     except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"harness data: error: {exc}", file=sys.stderr)
         return 2
     if not specs:
-        print("error: name at least one benchmark (see `harness data list`) or pass --all", file=sys.stderr)
+        print("harness data: error: name at least one benchmark (see `harness data list`) or pass --all",
+              file=sys.stderr)
         return 2
     failures = 0
     for spec in specs:

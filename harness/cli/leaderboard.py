@@ -36,11 +36,12 @@ def main(args: argparse.Namespace) -> int:
         reference = load_reference(args.reference) if args.reference else None
         board = build_leaderboard([load_run(path) for path in args.run_dirs], reference)
         text = render_format(board, args.format)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
     except (RunDirError, ReferenceFileError, ValueError, OSError) as error:
         print(f"harness leaderboard: {error}", file=sys.stderr)
         return 2
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

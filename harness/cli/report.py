@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     output = args.output or (Path(args.run_dirs[0]) / "report.html" if len(args.run_dirs) == 1 else "report.html")
     try:
         path = write_report(args.run_dirs, output, phrases=args.phrases, text_budget_chars=args.text_budget)
-    except RunDirError as error:
+    except (RunDirError, OSError) as error:  # OSError: the report cannot be written where asked
         print(f"harness report: {error}", file=sys.stderr)
         return 2
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

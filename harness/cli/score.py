@@ -200,8 +200,9 @@ def score_run_dir(args: argparse.Namespace) -> list[Verdict]:
         if not needed.exists():
             raise InputError(f"{args.path}: not a run directory ({needed.name} is missing)")
     judge = judge_config(args, str(run_dir.path / "judge_cache"))
-    rows = score_run(run_dir, judge=judge, progress=True, unfinished=args.unfinished)
-    write_summary(run_dir.path)
+    with run_dir.lock("harness score"):  # a run still writing the directory is not re-scored under it
+        rows = score_run(run_dir, judge=judge, progress=True, unfinished=args.unfinished)
+        write_summary(run_dir.path)
     return [Verdict.from_json(row) for row in rows if row.get("method") != "error"]
 
 

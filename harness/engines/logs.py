@@ -39,7 +39,7 @@ class EngineLog:
         sys.stdout.flush()
         sys.stderr.flush()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.path.open("ab")
+        self._log = self.path.open("ab", buffering=0)
         self._saved = {1: os.dup(1), 2: os.dup(2)}
         self.console = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
         read_end, write_end = os.pipe()
@@ -56,11 +56,15 @@ class EngineLog:
             while chunk := pipe.read(1 << 16):
                 try:
                     self._log.write(chunk)
-                    self._log.flush()
-                    if self.verbose:
-                        os.write(self._saved[2], chunk)
-                except (ValueError, OSError):  # the block has ended; a straggling child's output is dropped
+                except ValueError:  # the block has ended; a straggling child's output is dropped
                     return
+                except OSError:
+                    pass  # the log cannot grow (a full disk): keep draining, or every writer blocks once the pipe fills
+                if self.verbose:
+                    try:
+                        os.write(self._saved[2], chunk)
+                    except OSError:
+                        pass
 
     def __exit__(self, *exc: Any) -> None:
         global _active
