@@ -1,8 +1,10 @@
-"""A scripted OpenAI-compatible chat server on 127.0.0.1 for judge tests.
+"""A scripted OpenAI-compatible server on 127.0.0.1 for judge tests and server-engine tests.
 
 It is a real HTTP server on a real socket, so the `openai` client, its timeouts and its error
 handling run exactly as against vLLM; only the "model" is a rule, which makes verdicts
-deterministic and lets a test inject faults request by request:
+deterministic and lets a test inject faults request by request. It answers chat completions
+(the judge) and text completions (`--engine openai`: the text `complete(prompt)` returns), and
+records every request's body and its Authorization header. Faults:
 
     "ok"         answer normally
     "500"        HTTP 500 with an error body
@@ -12,8 +14,10 @@ deterministic and lets a test inject faults request by request:
     "drop"       close the connection without any response
     "no_verdict" a well-formed reply that contains no VERDICT line
 
-`faults` is consumed one entry per request; when it runs out, requests are answered normally.
+`faults` is consumed one entry per POST; when it runs out, requests are answered normally.
 The default rule answers CORRECT when the reference text occurs in the candidate block.
+`pause_after(n)` holds every POST after the n-th unanswered until `resume()` (a run stopped
+mid-way, for as long as a test needs).
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ def block(text: str, name: str) -> str | None:
     return m.group(2) if m else None
 
 
+def boxed_answer(prompt: str) -> str:
+    """A stand-in for a reasoning model: a short thought, then a boxed answer."""
+    return " Let me count.</think> The answer is \\boxed{3}."
+
+
 def containment_rule(system: str, user: str) -> str:
     """A deterministic stand-in for a judge: correct when the reference occurs in the candidate."""
     reference = (block(user, "REFERENCE") or "").strip().lower()
@@ -45,12 +54,18 @@ def containment_rule(system: str, user: str) -> str:
 
 class JudgeServer:
     def __init__(self, decide: Callable[[str, str], str] = containment_rule,
-                 faults: list[str] | None = None, hang_s: float = 3.0) -> None:
+                 faults: list[str] | None = None, hang_s: float = 3.0,
+                 complete: Callable[[str], str] = boxed_answer) -> None:
         self.decide = decide
+        self.complete = complete
         self.faults = list(faults or [])
         self.hang_s = hang_s
         self.requests: list[dict] = []
+        self.authorizations: list[str | None] = []  # the Authorization header of every request, GET and POST
         self._lock = threading.Lock()
+        self._paused_after: int | None = None
+        self._released = threading.Event()
+        self._released.set()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +75,8 @@ class JudgeServer:
                 pass
 
             def do_GET(self) -> None:
+                with server._lock:
+                    server.authorizations.append(self.headers.get("Authorization"))
                 if self.path.rstrip("/").endswith("/models"):
                     self._json(200, {"object": "list", "data": [{"id": "scripted-judge", "object": "model"}]})
                 else:
@@ -70,7 +87,11 @@ class JudgeServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
                     server.requests.append(body)
+                    server.authorizations.append(self.headers.get("Authorization"))
                     fault = server.faults.pop(0) if server.faults else "ok"
+                    held = server._paused_after is not None and len(server.requests) > server._paused_after
+                if held:
+                    server._released.wait()
                 if fault == "500":
                     return self._json(500, {"error": {"message": "scripted failure", "type": "server_error"}})
                 if fault == "400":
@@ -89,6 +110,14 @@ class JudgeServer:
                     return
                 if fault == "timeout":
                     time.sleep(server.hang_s)
+                if self.path.rstrip("/").endswith("/completions") and "messages" not in body:
+                    return self._json(200, {
+                        "id": f"cmpl-{len(server.requests)}", "object": "text_completion",
+                        "created": int(time.time()), "model": body.get("model", "scripted-judge"),
+                        "choices": [{"index": 0, "text": server.complete(str(body.get("prompt", ""))),
+                                     "finish_reason": "stop", "logprobs": None}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    })
                 messages = body.get("messages", [])
                 system = next((m["content"] for m in messages if m["role"] == "system"), "")
                 user = next((m["content"] for m in messages if m["role"] == "user"), "")
@@ -118,11 +147,23 @@ class JudgeServer:
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
+    def pause_after(self, count: int) -> None:
+        """Answer `count` more POSTs, then hold the rest until `resume()`."""
+        with self._lock:
+            self._paused_after = len(self.requests) + count
+            self._released.clear()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused_after = None
+        self._released.set()
+
     def __enter__(self) -> "JudgeServer":
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.resume()
         self._httpd.shutdown()
         self._httpd.server_close()
 
