@@ -10,11 +10,9 @@ import sys
 import textwrap
 
 import pytest
-from failure_fixtures import SmallDisk, error_line, harness, harness_env
+from failure_fixtures import SmallDisk, error_line, harness, harness_env, run_tiny
 
-from harness.config import build_config
 from harness.rundir import RunDir
-from harness.runner import run
 
 
 @pytest.fixture()
@@ -24,26 +22,19 @@ def disk(tmp_path):
     small.close()
 
 
-def _settings(tiny_text_dir, out, samples: int) -> dict:
-    return dict(model=str(tiny_text_dir), benchmarks=["sample"], mode="slow", budget=16, samples=samples,
-                out=str(out), dtype="float32", engine="hf")
-
-
-def _flags(settings: dict) -> list[str]:
-    return ["run", "--model", settings["model"], "--bench", "sample", "--mode", "slow", "--budget", "16",
-            "--samples", str(settings["samples"]), "--dtype", "float32", "--engine", "hf", "--out", settings["out"],
-            "--quiet"]
+def _flags(model, out, samples: int) -> list[str]:
+    """`run_tiny`'s settings, without a limit, as the command line."""
+    return ["run", "--model", str(model), "--bench", "sample", "--mode", "slow", "--budget", "16",
+            "--samples", str(samples), "--dtype", "float32", "--engine", "hf", "--out", str(out), "--quiet"]
 
 
 def test_a_full_disk_during_generation_is_one_line_and_the_run_resumes(tiny_text_dir, hf_text_engine, tmp_path, disk):
-    seed = tmp_path / "seed"
-    run(build_config({}, _settings(tiny_text_dir, seed, samples=1)), progress=False, engine=hf_text_engine)
+    seed = run_tiny(tiny_text_dir, hf_text_engine, tmp_path / "seed", limit=None)
     out = disk.copy_in(seed, "run")
     before = (out / "generations.jsonl").read_bytes()
     disk.fill(leave=16 * 1024)
 
-    settings = _settings(tiny_text_dir, out, samples=4)
-    failed = harness(_flags(settings), preexec_fn=disk.preexec)
+    failed = harness(_flags(tiny_text_dir, out, samples=4), preexec_fn=disk.preexec)
 
     assert failed.returncode == 2, failed.stderr
     line = error_line(failed.stderr, "run")
@@ -56,7 +47,7 @@ def test_a_full_disk_during_generation_is_one_line_and_the_run_resumes(tiny_text
     assert len(RunDir(out).generations()) < 80, "the disk must fill mid-run"
 
     disk.release()
-    run(build_config({}, settings), progress=False, engine=hf_text_engine)
+    run_tiny(tiny_text_dir, hf_text_engine, out, samples=4, limit=None)
     lines = (out / "generations.jsonl").read_bytes()
     assert lines.startswith(before)
     keys = [(row["benchmark"], row["id"], row["sample_index"]) for row in map(json.loads, lines.splitlines())]

@@ -12,21 +12,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from failure_fixtures import error_line, snapshot
+from failure_fixtures import error_line, run_tiny, snapshot
 
 from harness.cli import main as cli_main
-from harness.config import build_config
-from harness.runner import run
 
 SSTI = "{{ cycler.__init__.__globals__.os.system('touch %s') }}\n"
 
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_text_dir, hf_text_engine, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("finished") / "run"
-    config = build_config({}, dict(model=str(tiny_text_dir), benchmarks=["sample"], mode="slow", budget=8,
-                                   samples=1, limit=4, out=str(out), dtype="float32", engine="hf"))
-    return run(config, progress=False, engine=hf_text_engine)
+    return run_tiny(tiny_text_dir, hf_text_engine, tmp_path_factory.mktemp("finished") / "run", budget=8, limit=4)
 
 
 @pytest.fixture()

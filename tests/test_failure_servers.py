@@ -15,13 +15,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from failure_fixtures import error_line, snapshot
+from failure_fixtures import error_line, run_tiny, snapshot
 from judge_server import JudgeServer
 
 from harness.cli import main as cli_main
-from harness.config import build_config
 from harness.rundir import RunDir
-from harness.runner import run
 
 ENGINE_KEY = f"sk-engine-{uuid.uuid4().hex}"
 JUDGE_KEY = f"sk-judge-{uuid.uuid4().hex}"
@@ -87,10 +85,7 @@ def test_an_engine_that_fails_mid_run_is_one_line_naming_engine_log_and_the_run_
 
 @pytest.fixture(scope="module")
 def scored_run(tiny_text_dir, hf_text_engine, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("judged") / "run"
-    config = build_config({}, dict(model=str(tiny_text_dir), benchmarks=["sample"], mode="slow", budget=16,
-                                   samples=1, limit=8, out=str(out), dtype="float32", engine="hf"))
-    return run(config, progress=False, engine=hf_text_engine)
+    return run_tiny(tiny_text_dir, hf_text_engine, tmp_path_factory.mktemp("judged") / "run")
 
 
 @pytest.mark.parametrize("fault", ["500", "timeout"])

@@ -6,20 +6,15 @@ from __future__ import annotations
 
 import json
 
+from failure_fixtures import run_tiny
+
 from harness.cli import main as cli_main
-from harness.config import build_config
 from harness.rundir import JsonlAppender, RunDir, read_jsonl
-from harness.runner import run
-
-
-def _config(tiny_text_dir, out):
-    return build_config({}, dict(model=str(tiny_text_dir), benchmarks=["sample"], mode="slow", budget=16, samples=1,
-                                 limit=8, out=str(out), dtype="float32", engine="hf"))
 
 
 def test_a_line_torn_inside_a_multibyte_character_is_dropped_and_the_next_run_repairs_it(
         tiny_text_dir, hf_text_engine, tmp_path, capsys):
-    out = run(_config(tiny_text_dir, tmp_path / "run"), progress=False, engine=hf_text_engine)
+    out = run_tiny(tiny_text_dir, hf_text_engine, tmp_path / "run")
     path = out / "generations.jsonl"
     lines = path.read_bytes().splitlines(keepends=True)
     last = json.loads(lines[-1])
@@ -34,7 +29,7 @@ def test_a_line_torn_inside_a_multibyte_character_is_dropped_and_the_next_run_re
     assert cli_main(["report", str(out)]) == 0
     capsys.readouterr()
 
-    run(_config(tiny_text_dir, out), progress=False, engine=hf_text_engine)
+    run_tiny(tiny_text_dir, hf_text_engine, out)
     repaired = path.read_bytes()
     assert repaired.startswith(b"".join(lines[:-1])) and repaired.endswith(b"\n")
     rows = [json.loads(line) for line in repaired.decode("utf-8").splitlines()]
