@@ -2,14 +2,15 @@
 
 Every command that touches a run goes through here: `harness run` writes it, `harness score` re-scores it,
 the report, `compare`, the leaderboard and `harness merge` read it (docs/run-directory.md). Writers are
-append-only JSONL (each line flushed as it is written, fsynced at least once a second) and atomic
-rewrites, so a kill never leaves a half-written file in place of a good one. Readers are strict where it
-matters and lenient where it may not: a malformed line is an error naming the file and line; an optional
-field or file that is missing is simply absent; a torn last line (a run killed mid-write, possibly inside a
-multi-byte character) is the work a kill interrupted, not finished work: it is ignored, and cut off before
-the next append (a last line that is whole but lacks its newline is finished work: it is read, and the
-next append completes it). A write that fails (a full disk) is an error naming the file; what was written
-before it stays. One process at a time may write a run directory (`RunDir.lock`).
+append-only JSONL (each line flushed to the operating system as it is written, fsynced with the first line a
+second or more after the last fsync, and on close) and atomic rewrites, so a kill never leaves a
+half-written file in place of a good one. Readers are strict where it matters and lenient where it may not:
+a malformed line is an error naming the file and line; an optional field or file that is missing is simply
+absent; a torn last line (a run killed mid-write, possibly inside a multi-byte character) is the work a kill
+interrupted, not finished work: it is ignored, and cut off before the next append (a last line that is whole
+but lacks its newline is finished work: it is read, and the next append completes it). A write that fails (a
+full disk) is an error naming the file; what was written before it stays. One process at a time may write a
+run directory (`RunDir.lock`).
 
 Every string is written so that UTF-8 can encode it: Python strings may hold lone UTF-16 surrogates (a
 `\ud800` escape in any input file makes one, and model output passes them through), which are written as
@@ -103,8 +104,9 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 class JsonlAppender:
     """Appends one JSON line at a time to a run-directory file, each flushed to the operating system as it
-    is written (a killed process loses nothing it wrote) and fsynced at least every `fsync_every_s` seconds
-    and on close (a machine that goes down loses at most that much)."""
+    is written (a killed process loses nothing it wrote), and fsynced with the first line written
+    `fsync_every_s` seconds or more after the last fsync, and on close (a machine that goes down loses at most
+    the lines since the last fsync)."""
 
     def __init__(self, path: Path, fsync_every_s: float = 1.0) -> None:
         self.path = Path(path)
