@@ -66,8 +66,10 @@ def test_a_killed_run_loses_nothing_it_counted_and_resumes_to_the_uninterrupted_
     console = b"".join(chunks).decode(errors="replace")
     assert counted >= 20 and len(on_disk) >= counted, f"the bar had counted {counted}, the file holds {len(on_disk)}"
     assert len(on_disk) < 80, "the kill must land mid-run"
-    assert "INFO" not in console, "vLLM's log belongs in engine.log, not on the console"
-    assert "INFO" in (out / "engine.log").read_text(errors="replace")
+    # vLLM's loader prints its progress (and, at its default log level, INFO lines) while the engine starts.
+    engine_log = (out / "engine.log").read_text(errors="replace")
+    assert "checkpoint shards" in engine_log, engine_log[-2000:]
+    assert "checkpoint shards" not in console and " INFO " not in console, "the engine's output belongs in engine.log"
 
     resumed = subprocess.run(_argv(tiny_text_dir, out, "--quiet"), env=_env(), capture_output=True, text=True,
                              timeout=600)
