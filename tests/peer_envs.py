@@ -6,7 +6,8 @@ and both pull stacks that would drift under the harness's own pins. Each gets a 
 under `~/.cache/harness/peers/` (or $HARNESS_PEER_CACHE), installed with `--no-deps` from an exact
 list of the few packages their scoring modules import, keyed by that list, so it is built once
 (seconds) and rebuilt when a pin changes. A driver script in `tests/peer_drivers/` runs their scoring
-functions on JSON lines and prints their verdicts.
+functions on JSON lines and prints their verdicts. A caller may pass a longer pinned list instead: the
+whole lmms-eval + vLLM environment that perf/bench_peer.py runs lmms-eval's own command line in.
 
 Building needs only the package registry. Any failure raises PeerEnvError: a test that needs a peer
 fails, it never skips.
@@ -45,8 +46,8 @@ def cache_root() -> Path:
     return Path(os.environ.get("HARNESS_PEER_CACHE") or Path.home() / ".cache" / "harness" / "peers")
 
 
-def env_dir(peer: str) -> Path:
-    key = json.dumps([sys.version_info[:2], REQUIREMENTS[peer]]).encode()
+def env_dir(peer: str, requirements: list[str] | None = None) -> Path:
+    key = json.dumps([sys.version_info[:2], REQUIREMENTS[peer] if requirements is None else requirements]).encode()
     return cache_root() / f"{peer}-{hashlib.sha256(key).hexdigest()[:12]}"
 
 
@@ -56,9 +57,11 @@ def _run(command: list[str], what: str) -> None:
         raise PeerEnvError(f"{what} failed ({done.returncode}): {(done.stderr or done.stdout)[-2000:]}")
 
 
-def peer_python(peer: str) -> Path:
-    """The Python of the peer's environment, building it first if needed (one builder at a time)."""
-    target = env_dir(peer)
+def peer_python(peer: str, requirements: list[str] | None = None) -> Path:
+    """The Python of the peer's environment (its pinned `requirements`, by default its scoring packages),
+    building it first if needed (one builder at a time)."""
+    pins = REQUIREMENTS[peer] if requirements is None else requirements
+    target = env_dir(peer, pins)
     python = target / "bin" / "python"
     if (target / READY).exists():
         return python
@@ -70,8 +73,8 @@ def peer_python(peer: str) -> Path:
         shutil.rmtree(target, ignore_errors=True)  # a half-built environment from an interrupted build
         _run([sys.executable, "-m", "venv", "--without-pip", str(target)], f"creating {target}")
         _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-              "--disable-pip-version-check", *REQUIREMENTS[peer]], f"installing {peer} into {target}")
-        (target / READY).write_text("\n".join(REQUIREMENTS[peer]) + "\n")
+              "--disable-pip-version-check", *pins], f"installing {peer} into {target}")
+        (target / READY).write_text("\n".join(pins) + "\n")
     return python
 
 

@@ -10,6 +10,7 @@ The other dimensions keep a real dependence on the prompt.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -133,6 +134,109 @@ def build_tiny_text_model(directory: str | Path, seed: int = 0,
     model.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def build_long_tail_model(directory: str | Path, think_end_probability: float, end_probability: float,
+                          answer_end_probability: float = 1 / 16, seed: int = 0) -> Path:
+    """A tiny text model shaped like a thinking model: long-tailed thoughts, short answers.
+
+    While it thinks, every generated token is `</think>` with about `think_end_probability` and the end
+    of the turn with about `end_probability`, whatever came before; so thoughts (and whole responses
+    under `cap`) are geometric in length, from a few tokens to any budget. Once a `</think>` is in the
+    context (generated, or inserted by the force policy), the turn ends with about
+    `answer_end_probability` per token and no further `</think>` comes. The model is the tiny Qwen2
+    of `build_tiny_text_model`; the probabilities are set by calibrating the output layer on random
+    contexts (see `_wire_thinking_shape` for the circuit that notices a `</think>`).
+    """
+    directory = Path(directory)
+    build_tiny_text_model(directory, seed=seed, biases={})
+    from transformers import AutoTokenizer, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    model = Qwen2ForCausalLM.from_pretrained(directory, rope_parameters={"rope_type": "default", "rope_theta": 1e9})
+    _wire_thinking_shape(model, tokenizer.convert_tokens_to_ids("</think>"))
+    _calibrate_ends(model, tokenizer, think_end_probability, end_probability, answer_end_probability, seed)
+    model.save_pretrained(directory, safe_serialization=True)
+    return directory
+
+
+def _wire_thinking_shape(model: torch.nn.Module, think_close: int) -> None:
+    """Make hidden dimension 1 of the final state say "a `</think>` came before" (0 before, about the size
+    of dimension 0 after).
+
+    The `</think>` embedding alone carries dimension 1. Layer 0's first attention head queries with the
+    constant dimension 0 and keys with dimension 1, so it attends to a `</think>` wherever it is (on the
+    rotary pair of lowest frequency, made negligible by a huge rope theta), and its value and output
+    projection copy that into the residual's dimension 1; nothing else writes there. Every other
+    weight stays random.
+    """
+    config = model.config
+    head_dim = config.head_dim
+    embed = model.get_input_embeddings().weight
+    lane = head_dim // 2 - 1  # the rotary pair (lane, lane + head_dim / 2) with the lowest frequency
+    with torch.no_grad():
+        embed[:, 1] = 0.0
+        embed[think_close, 1] = 0.5
+        normed = embed[think_close].pow(2).mean().add(config.rms_norm_eps).rsqrt()  # RMS-norm scale of </think>
+        normal = embed[0].pow(2).mean().add(config.rms_norm_eps).rsqrt()  # ... and of any other token (≈ the same)
+        attention = model.model.layers[0].self_attn
+        for head in range(config.num_attention_heads):  # no head but the first looks at the lane
+            for row in (head * head_dim + lane, head * head_dim + lane + head_dim // 2):
+                attention.q_proj.weight[row] = 0.0
+                attention.q_proj.bias[row] = 0.0
+        attention.q_proj.weight[lane, 0] = 9.0 / (0.5 * normal)
+        for row in (lane, lane + head_dim // 2, 0):
+            attention.k_proj.weight[row] = 0.0
+            attention.k_proj.bias[row] = 0.0
+            attention.v_proj.weight[row] = 0.0
+            attention.v_proj.bias[row] = 0.0
+        attention.k_proj.weight[lane, 1] = 9.0 / (0.5 * normed)  # score 81 / sqrt(head_dim) on a </think>
+        attention.v_proj.weight[0, 1] = 1.0 / (0.5 * normed)  # value lane 0 = 1 on a </think>, else 0
+        attention.o_proj.weight[1] = 0.0
+        for head in range(config.num_attention_heads):
+            attention.o_proj.weight[:, head * head_dim] = 0.0
+        attention.o_proj.weight[1, 0] = 0.5
+        model.model.layers[1].self_attn.o_proj.weight[1] = 0.0
+        for layer in model.model.layers:
+            layer.mlp.down_proj.weight[1] = 0.0
+
+
+def _calibrate_ends(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, think_end: float, end: float,
+                    answer_end: float, seed: int, rounds: int = 12) -> None:
+    """Set the output rows of `</think>` and of the end of turn so that their mean probabilities on random
+    contexts (before and after a `</think>`) are the ones asked for."""
+    think_close = tokenizer.convert_tokens_to_ids("</think>")
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    generator = torch.Generator().manual_seed(seed + 1)
+    ordinary = torch.tensor([i for i in range(len(tokenizer)) if i not in tokenizer.all_special_ids])
+    contexts = ordinary[torch.randint(len(ordinary), (8, 768), generator=generator)]
+    cut = 256
+    contexts[:, cut] = think_close
+    head = model.get_output_embeddings().weight
+    with torch.no_grad():
+        head[think_close] = 0.0
+        head[eos] = 0.0
+        final = model.model(contexts).last_hidden_state  # the final-norm output the head reads
+        before, after = final[:, :cut], final[:, cut + 1:]
+        logits_before, logits_after = model.lm_head(before), model.lm_head(after)
+        rest_before = logits_before.logsumexp(-1)  # both rows are zero: each adds e^0 to the sum, negligibly
+        rest_after = logits_after.logsumexp(-1)
+        # One weight per (row, dimension): dimension 0 is on everywhere, dimension 1 only after a </think>.
+        weights = {"think0": 0.0, "eos0": 0.0, "eos1": 0.0}
+        for _ in range(rounds):
+            think_logit = weights["think0"] * before[..., 0]
+            eos_logit = weights["eos0"] * before[..., 0]
+            p_think = (think_logit - rest_before).exp().mean().item()
+            p_end = (eos_logit - rest_before).exp().mean().item()
+            weights["think0"] += math.log(think_end / p_think) / before[..., 0].mean().item()
+            weights["eos0"] += math.log(end / p_end) / before[..., 0].mean().item()
+            eos_after = weights["eos0"] * after[..., 0] + weights["eos1"] * after[..., 1]
+            p_answer = (eos_after - rest_after).exp().mean().item()
+            weights["eos1"] += math.log(answer_end / p_answer) / after[..., 1].mean().item()
+        head[think_close, 0] = weights["think0"]
+        head[think_close, 1] = -40.0 / after[..., 1].mean().item()  # no second </think> once one is there
+        head[eos, 0] = weights["eos0"]
+        head[eos, 1] = weights["eos1"]
 
 
 def build_tiny_vl_model(directory: str | Path, seed: int = 0,

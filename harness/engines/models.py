@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from harness.config import DEFAULT_MODEL
 
@@ -26,8 +27,19 @@ class ModelError(ValueError):
     """`--model` names nothing usable; the message says what and where."""
 
 
-def resolve_model(model: str, trust_remote_code: bool = False) -> str:
-    """'default' → the converted SmolLM2; a local directory must hold a config.json and weights; else a hub id."""
+# vLLM's load format that draws every weight at random from config.json alone: a real architecture at its
+# real size, for throughput checks, without weight files.
+RANDOM_WEIGHTS = "dummy"
+
+
+def needs_weight_files(engine_args: dict[str, Any]) -> bool:
+    """Whether the engine reads weights from the model directory (all but vLLM's random-weight load format)."""
+    return engine_args.get("load_format") != RANDOM_WEIGHTS
+
+
+def resolve_model(model: str, trust_remote_code: bool = False, weight_files: bool = True) -> str:
+    """'default' → the converted SmolLM2; a local directory must hold a config.json and (unless `weight_files` is
+    False: random weights) weight files; else a hub id."""
     if model == DEFAULT_MODEL:
         return str(ensure_default_model())
     path = Path(model).expanduser()
@@ -45,8 +57,9 @@ def resolve_model(model: str, trust_remote_code: bool = False) -> str:
         raise ModelError(f"--model {model}: cannot read {config_path}: {exc}") from exc
     if not isinstance(config, dict):
         raise ModelError(f"--model {model}: {config_path} is not a JSON object")
-    if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
-        raise ModelError(f"--model {model}: no weight files (*.safetensors or *.bin) in {path}")
+    if weight_files and not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
+        raise ModelError(f"--model {model}: no weight files (*.safetensors or *.bin) in {path} (for random weights "
+                         f"of this architecture, pass --engine-arg load_format={RANDOM_WEIGHTS})")
     if config.get("auto_map") and not trust_remote_code:
         raise ModelError(f"--model {model}: the checkpoint ships its own Python code ({config_path}: auto_map), which "
                          "runs only if you trust it: pass --trust-remote-code")

@@ -1,0 +1,211 @@
+"""What a SIGKILL costs a streaming `harness run`: generations lost, and seconds lost once the run is resumed.
+
+Each repetition runs the same `harness run` three times as a child process: uninterrupted; killed with
+SIGKILL once `--kill-at` of its generations are on disk; resumed (the same command again). Reported:
+
+- at the kill: generations on disk (lines of generations.jsonl, read after the process is dead) against
+  generations the engine had finished by then, and the requests in flight (taken by the engine, not
+  finished: their partial work is what a kill throws away). The engine's side is measured by a timing
+  log the child writes: the child is `harness run` with `VLLMEngine.stream` wrapped so that every
+  request the engine takes and every output it hands back is logged (written and flushed, so a
+  SIGKILL cannot lose it) before the harness sees it. Finished minus on disk is what the harness lost
+  of finished work.
+- seconds lost = (time to the kill + time of the resumed run) - time of the uninterrupted run, each the
+  child process's whole wall time; and the resumed run's start-up (launch to its first engine request),
+  the fixed part of that cost.
+- the resumed run directory is checked: every (item, sample) once, and every generation on disk at the
+  kill kept as it was.
+
+    python perf/bench_kill.py                                   # long-tail model, 1,000 requests, 3 repetitions
+    python perf/bench_kill.py --requests 4000 --budget 1024 --kill-at 0.3,0.6,0.9
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from perf.workload import CPU_ENVIRONMENT, MODEL_CHOICES, REPO, bench_model, write_text_benchmark  # noqa: E402
+
+STARTED, FINISHED = "taken", "finished"
+
+
+def install_timing_log(path: Path) -> None:
+    """Wrap `VLLMEngine.stream` so that each request taken and each output handed back is logged first."""
+    from harness.engines.vllm_engine import VLLMEngine
+
+    original = VLLMEngine.stream
+    log = path.open("a", encoding="utf-8")
+
+    def note(event: str) -> None:
+        log.write(f"{event} {time.time():.6f}\n")
+        log.flush()
+
+    class LoggedFeed:
+        def __init__(self, feed: Any) -> None:
+            self.feed = feed
+
+        def pull(self) -> Any:
+            item = self.feed.pull()
+            if item is not None:
+                note(STARTED)
+            return item
+
+    def stream(self: Any, feed: Any, sampling: Any) -> Any:
+        for tag, output in original(self, LoggedFeed(feed), sampling):
+            note(FINISHED)
+            yield tag, output
+
+    VLLMEngine.stream = stream
+
+
+def child(log: str, harness_args: list[str]) -> int:
+    install_timing_log(Path(log))
+    from harness.cli import main as harness_main
+
+    return harness_main(harness_args)
+
+
+class LineCounter:
+    """Counts the lines of a file that another process appends to, reading only what is new."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset, self.lines = path, 0, 0
+
+    def count(self) -> int:
+        if self.path.exists():
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+            self.offset += len(chunk)
+            self.lines += chunk.count(b"\n")
+        return self.lines
+
+
+def launch(harness_args: list[str], log: Path) -> tuple[subprocess.Popen, float]:
+    env = {**os.environ, **{k: os.environ.get(k, v) for k, v in CPU_ENVIRONMENT.items()}, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(log), "--", *harness_args]
+    started = time.time()
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), started
+
+
+def finish(process: subprocess.Popen, started: float, what: str) -> float:
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        sys.exit(f"bench_kill: the {what} run failed ({process.returncode}): {stderr.decode()[-2000:]}")
+    return time.time() - started
+
+
+def events(log: Path, until: float = float("inf")) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {STARTED: [], FINISHED: []}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            event, _, stamp = line.partition(" ")
+            if event in times and float(stamp) <= until:
+                times[event].append(float(stamp))
+    return times
+
+
+def generations(path: Path) -> dict[tuple[str, str, int], list[int]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(r["benchmark"], r["id"], r["sample_index"]): r["token_ids"] for r in rows}
+
+
+def repetition(harness_args: list[str], root: Path, index: int, total: int, kill_at: float) -> dict[str, Any]:
+    """One uninterrupted run, then one killed at `kill_at` of the generations and resumed."""
+    whole_dir, cut_dir = root / f"whole-{index}", root / f"killed-{index}"
+    process, started = launch([*harness_args, "--out", str(whole_dir)], root / f"whole-{index}.log")
+    whole_s = finish(process, started, "uninterrupted")
+
+    log = root / f"killed-{index}.log"
+    process, started = launch([*harness_args, "--out", str(cut_dir)], log)
+    counter = LineCounter(cut_dir / "generations.jsonl")
+    while counter.count() < kill_at * total:
+        if process.poll() is not None:
+            sys.exit(f"bench_kill: the run ended before {kill_at:.0%} of its generations were on disk; "
+                     f"raise --requests or lower --kill-at ({process.stderr.read().decode()[-1000:]})")
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    process.wait()
+    to_kill_s = killed_at - started
+    on_disk = generations(cut_dir / "generations.jsonl")
+    engine = events(log, until=killed_at)
+
+    resume_log = root / f"resumed-{index}.log"
+    process, resume_started = launch([*harness_args, "--out", str(cut_dir)], resume_log)
+    resume_s = finish(process, resume_started, "resumed")
+    resumed = generations(cut_dir / "generations.jsonl")
+    lines = len((cut_dir / "generations.jsonl").read_text().splitlines())
+    assert len(resumed) == total and lines == total, f"resumed run: {len(resumed)} (item, sample)s in {lines} lines, " \
+                                                     f"expected {total} once each"
+    changed = [key for key, tokens in on_disk.items() if resumed[key] != tokens]
+    assert not changed, f"generations on disk at the kill were rewritten: {changed[:3]}"
+    resume_events = events(resume_log)
+    resume_startup_s = (min(resume_events[STARTED]) - resume_started) if resume_events[STARTED] else resume_s
+    figures = {"uninterrupted_s": whole_s, "to_kill_s": to_kill_s, "resumed_s": resume_s,
+               "lost_s": to_kill_s + resume_s - whole_s, "resumed_startup_s": resume_startup_s,
+               "on_disk": len(on_disk), "finished_by_engine": len(engine[FINISHED]),
+               "in_flight": len(engine[STARTED]) - len(engine[FINISHED]),
+               "regenerated": len(resume_events[FINISHED])}
+    print(f"repetition {index + 1}: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                                  for k, v in figures.items()), file=sys.stderr, flush=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="long-tail", help=MODEL_CHOICES)
+    parser.add_argument("--requests", type=int, default=1000, help="items x samples (default 1000)")
+    parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--budget", type=int, default=256)
+    parser.add_argument("--kill-at", default="0.5", help="share(s) of the generations on disk at which to kill, "
+                                                         "comma-separated, one per repetition in turn (default 0.5)")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: run `harness` with the timing log
+    args, rest = parser.parse_known_args()
+    if args.child:
+        sys.exit(child(args.child, rest[1:] if rest[:1] == ["--"] else rest))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+
+    root = Path(tempfile.mkdtemp(prefix="bench-kill-"))
+    model = bench_model(args.model, root, args.budget)
+    benchmark = write_text_benchmark(root / "data", -(-args.requests // args.samples))
+    total = len((root / "data" / "text_items.jsonl").read_text().splitlines()) * args.samples
+    harness_args = ["run", "--model", model, "--bench", str(benchmark), "--data-dir", str(root / "data"),
+                    "--mode", "slow", "--budget", str(args.budget), "--samples", str(args.samples),
+                    "--dtype", "float32", "--max-model-len", "4096", "--quiet"]
+    shares = [float(s) for s in args.kill_at.split(",")]
+    print(f"model {model}  {total} requests  budget {args.budget}  kill at {args.kill_at} of the generations  "
+          f"machine load average {os.getloadavg()[0]:.1f}")
+    results = [repetition(harness_args, root, i, total, shares[i % len(shares)]) for i in range(args.repetitions)]
+    print(f"{'repetition':>10}{'kill at':>9}{'on disk':>9}{'finished':>10}{'in flight':>11}{'to kill s':>11}"
+          f"{'resumed s':>11}{'whole s':>9}{'lost s':>8}{'restart s':>11}")
+    for index, r in enumerate(results):
+        print(f"{index + 1:>10}{shares[index % len(shares)]:>9.2f}{r['on_disk']:>9}{r['finished_by_engine']:>10}"
+              f"{r['in_flight']:>11}{r['to_kill_s']:>11.1f}{r['resumed_s']:>11.1f}{r['uninterrupted_s']:>9.1f}"
+              f"{r['lost_s']:>8.1f}{r['resumed_startup_s']:>11.1f}")
+    lost = [r["lost_s"] for r in results]
+    print(f"seconds lost: median {statistics.median(lost):.1f} (range {min(lost):.1f}-{max(lost):.1f}); finished "
+          f"generations lost at the kill: {sum(r['finished_by_engine'] - r['on_disk'] for r in results)} over "
+          f"{len(results)} kills; 'restart s' is the resumed run's launch to its first engine request")
+    print(f"machine load average at the end {os.getloadavg()[0]:.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": model, "requests": total, "budget": args.budget,
+                                               "repetitions": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
