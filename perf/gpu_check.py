@@ -14,7 +14,8 @@ probability per token: lengths spread from a few tokens to the budget, as a thin
 3. `force`: the harness's pipelined force against raw two-call forcing (target >= 1.0).
 4. `sweep`: `harness sweep` over 5 budgets against one raw `LLM.generate` at the largest budget (target:
    at most 1.25x its time, a ratio >= 0.8) and against one raw call per budget.
-Throughput ratios are tokens per second, harness over raw, medians of rounds that alternate A B A B;
+Throughput ratios are tokens per second, harness over raw, medians of rounds that alternate A B A B (after
+one warm-up round on the fresh engine; as many rounds as `--rounds` asks and the 7-minute plan allows);
 the share of requests with the same tokens on both sides is reported (without batch-invariant kernels a
 GPU may sample a request differently in another batch). Figures go to `--out` (JSON, rewritten after
 each part) and to the console. `--tiny` runs the same on CPU with the tiny test model's shape and a
@@ -44,7 +45,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from perf.bench_kill import LineCounter  # noqa: E402
 from perf.bench_throughput import TARGETS, harness_run, raw_cap, raw_two_call_force, run_jobs  # noqa: E402
-from perf.workload import CPU_ENVIRONMENT, REPO, spread_text, write_text_benchmark  # noqa: E402
+from perf.workload import CPU_ENVIRONMENT, REPO, format_spread, spread, write_text_benchmark  # noqa: E402
 
 QWEN25_7B = {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
              "num_key_value_heads": 4, "vocab_size": 152064, "max_position_embeddings": 32768,
@@ -103,7 +104,7 @@ def set_end_probabilities(model: Any, vocab: int, end_id: int, think_id: int, en
     import torch
 
     embed, head, norm = model.model.embed_tokens.weight, model.lm_head.weight, model.model.norm.weight
-    with torch.no_grad():
+    with torch.inference_mode():
         embed[:, 0] = 0.5
         norm[0] = 1.0
         head[:, 0] = 0.0
@@ -173,20 +174,26 @@ class Clock:
     def __init__(self, deadline_s: float) -> None:
         self.started, self.deadline_s = time.perf_counter(), deadline_s
 
-    def rounds(self, per_round_s: float, parts_left: int, wanted: int) -> int:
-        left = self.deadline_s - (time.perf_counter() - self.started)
-        return max(1, min(wanted, int(left / parts_left / max(per_round_s, 1e-3))))
+    def share(self, parts_left: int) -> float:
+        return (self.deadline_s - (time.perf_counter() - self.started)) / parts_left
 
 
-def timed_rounds(sides: dict[str, Callable[[], Any]], rounds: int, what: str = "round") -> dict[str, dict[str, list[Any]]]:
-    """Each side once per round, in turn; wall seconds and results."""
+def timed_rounds(sides: dict[str, Callable[[], Any]], wanted: int, budget_s: float = float("inf"),
+                 what: str = "round") -> dict[str, dict[str, list[Any]]]:
+    """Each side once per round, in turn (A B A B ...): up to `wanted` rounds, another only while it fits in
+    `budget_s` (the first always runs); wall seconds and results per side."""
     record: dict[str, dict[str, list[Any]]] = {name: {"wall": [], "results": []} for name in sides}
-    for index in range(rounds):
+    started = time.perf_counter()
+    for index in range(wanted):
+        spent = time.perf_counter() - started
+        if index and spent + spent / index > budget_s:
+            print(f"  {what}s stop at {index}: the next would pass this part's share of the time", file=sys.stderr)
+            break
         for name, side in sides.items():
-            started = time.perf_counter()
+            begun = time.perf_counter()
             record[name]["results"].append(side())
-            record[name]["wall"].append(time.perf_counter() - started)
-            print(f"  {what} {index + 1}/{rounds} {name}: {record[name]['wall'][-1]:.2f} s", file=sys.stderr, flush=True)
+            record[name]["wall"].append(time.perf_counter() - begun)
+            print(f"  {what} {index + 1} {name}: {record[name]['wall'][-1]:.2f} s", file=sys.stderr, flush=True)
     return record
 
 
@@ -200,24 +207,23 @@ def compare(record: dict[str, dict[str, list[Any]]], raw: str, harness: str, tar
     ours = record[harness]["results"][0]
     same = sum(ours.get(key) == value for key, value in reference.items())
     lengths = [len(t) for t in reference.values()]
-    return {"requests": len(reference), "tokens": sum(lengths), "lengths": spread_text(lengths),
+    return {"requests": len(reference), "tokens": sum(lengths), "lengths": spread(lengths),
             "identical_requests": same, "raw_tok_s": rates[raw], "harness_tok_s": rates[harness],
             "ratio": rates[harness] / rates[raw], "target": target, "rounds": len(record[raw]["wall"]),
             "wall_s": {name: entry["wall"] for name, entry in record.items()}}
 
 
 def throughput_part(engine: Any, base: Any, policy: str, root: Path, clock: Clock, parts_left: int,
-                    rounds: int) -> dict[str, Any]:
+                    rounds: int, warmup: bool) -> dict[str, Any]:
     config = dataclasses.replace(base, budget_policy=policy)
     jobs = run_jobs(engine, config)
     raw = raw_cap if policy == "cap" else raw_two_call_force
     count = iter(range(10**6))
     sides = {"raw": lambda: raw(engine.llm, jobs, config),
              "harness": lambda: harness_run(engine, config, root / f"{policy}-{next(count)}")}
-    warm = timed_rounds(sides, 1, "warm-up")  # not counted: the first batches of a fresh engine are slower
-    per_round = sum(entry["wall"][0] for entry in warm.values())
-    return compare(timed_rounds(sides, clock.rounds(per_round, parts_left, rounds)), "raw", "harness",
-                   TARGETS[policy])
+    if warmup:  # not counted: a fresh engine's first batches are slower
+        timed_rounds(sides, 1, what="warm-up")
+    return compare(timed_rounds(sides, rounds, clock.share(parts_left)), "raw", "harness", TARGETS[policy])
 
 
 def sweep_part(engine: Any, base: Any, budgets: list[int], root: Path, clock: Clock, rounds: int) -> dict[str, Any]:
@@ -242,8 +248,7 @@ def sweep_part(engine: Any, base: Any, budgets: list[int], root: Path, clock: Cl
              "raw, one call per budget": lambda: {budget: raw_cap(engine.llm, jobs, dataclasses.replace(base, budget=budget))
                                                   for budget in budgets},
              "harness sweep": sweep}
-    warm = timed_rounds(sides, 1, "warm-up")
-    record = timed_rounds(sides, clock.rounds(sum(e["wall"][0] for e in warm.values()), 1, rounds))
+    record = timed_rounds(sides, rounds, clock.share(1))
     wall = {name: statistics.median(entry["wall"]) for name, entry in record.items()}
     reference, swept = record["raw largest budget"]["results"][0], record["harness sweep"]["results"][0]
     # A cap run at budget b is the first b tokens of the largest budget's generation.
@@ -270,7 +275,7 @@ def report(name: str, figures: dict[str, Any]) -> None:
     else:
         print(f"{name}: harness {figures['harness_tok_s']:,.0f} tok/s, raw {figures['raw_tok_s']:,.0f} tok/s: ratio "
               f"{figures['ratio']:.3f} (target >= {figures['target']}); {figures['requests']} requests, "
-              f"{figures['tokens']:,} tokens, lengths {figures['lengths']}; {figures['identical_requests']}/"
+              f"{figures['tokens']:,} tokens, lengths {format_spread(figures['lengths'])}; {figures['identical_requests']}/"
               f"{figures['requests']} requests identical on both sides; {figures['rounds']} rounds")
 
 
@@ -329,8 +334,8 @@ def main() -> None:
                      samples=sizes.samples, mode="slow", budget=sizes.budget, answer_budget=sizes.answer_budget,
                      dtype=sizes.dtype, seed=2, engine_args={"load_format": "dummy"})
     clock = Clock(sizes.deadline_s - (time.perf_counter() - started))
-    done("cap", throughput_part(engine, base, "cap", root, clock, 3, args.rounds))
-    done("force", throughput_part(engine, base, "force", root, clock, 2, args.rounds))
+    done("cap", throughput_part(engine, base, "cap", root, clock, 3, args.rounds, warmup=True))
+    done("force", throughput_part(engine, base, "force", root, clock, 2, args.rounds, warmup=False))
     done("sweep", sweep_part(engine, base, sizes.sweep_budgets, root, clock, args.rounds))
     engine.close()
     print(f"figures: {out} ({figures['elapsed_s']:.0f} s in all)")

@@ -126,9 +126,12 @@ def spread(values: list[float]) -> dict[str, float]:
             "p90": ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)], "max": ordered[-1]}
 
 
-def spread_text(values: list[float]) -> str:
-    figures = spread(values)
+def format_spread(figures: dict[str, float]) -> str:
     return "min {min:g} / median {median:g} / p90 {p90:g} / max {max:g}".format(**figures)
+
+
+def spread_text(values: list[float]) -> str:
+    return format_spread(spread(values))
 
 
 def ratio_table(record: dict[str, dict[str, Any]], baseline: str, target: float, tokens: int) -> str:
