@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from perf.workload import CPU_ENVIRONMENT, MODEL_CHOICES, REPO, bench_model, write_text_benchmark  # noqa: E402
+from perf.workload import CPU_ENVIRONMENT, REPO, add_workload_arguments, workload  # noqa: E402
 
 STARTED, FINISHED = "taken", "finished"
 
@@ -165,10 +165,7 @@ def repetition(harness_args: list[str], root: Path, index: int, total: int, kill
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="long-tail", help=MODEL_CHOICES)
-    parser.add_argument("--requests", type=int, default=1000, help="items x samples (default 1000)")
-    parser.add_argument("--samples", type=int, default=4)
-    parser.add_argument("--budget", type=int, default=256)
+    add_workload_arguments(parser)
     parser.add_argument("--kill-at", default="0.5", help="share(s) of the generations on disk at which to kill, "
                                                          "comma-separated, one per repetition in turn (default 0.5)")
     parser.add_argument("--repetitions", type=int, default=3)
@@ -181,10 +178,9 @@ def main() -> None:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
 
     root = Path(tempfile.mkdtemp(prefix="bench-kill-"))
-    model = bench_model(args.model, root, args.budget)
-    benchmark = write_text_benchmark(root / "data", -(-args.requests // args.samples))
-    total = len((root / "data" / "text_items.jsonl").read_text().splitlines()) * args.samples
-    harness_args = ["run", "--model", model, "--bench", str(benchmark), "--data-dir", str(root / "data"),
+    model, benchmark = workload(args, root)
+    total = len((benchmark.parent / "text_items.jsonl").read_text().splitlines()) * args.samples
+    harness_args = ["run", "--model", model, "--bench", str(benchmark), "--data-dir", str(benchmark.parent),
                     "--mode", "slow", "--budget", str(args.budget), "--samples", str(args.samples),
                     "--dtype", "float32", "--max-model-len", "4096", "--quiet"]
     shares = [float(s) for s in args.kill_at.split(",")]

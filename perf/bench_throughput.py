@@ -17,7 +17,7 @@ thinking model's do; the spread is printed. The model directory is built for the
 
     python perf/bench_throughput.py                                     # long-tail, 1,000 requests, budget 256
     python perf/bench_throughput.py --requests 4000 --budget 1024      # full size
-    python perf/bench_throughput.py --model default --requests 500 --samples 2 --budget 256   # SmolLM2-135M
+    python perf/bench_throughput.py --model default --requests 500 --samples 2 --budget 128   # SmolLM2-135M
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from perf.workload import CPU_ENVIRONMENT, MODEL_CHOICES, alternate, ratio_table, bench_model, spread_text, \
-    write_text_benchmark  # noqa: E402
+from perf.workload import CPU_ENVIRONMENT, add_workload_arguments, alternate, ratio_table, spread_text, \
+    workload  # noqa: E402
 
 for _key, _value in CPU_ENVIRONMENT.items():
     os.environ.setdefault(_key, _value)
@@ -136,10 +136,7 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="long-tail", help=MODEL_CHOICES)
-    parser.add_argument("--requests", type=int, default=1000, help="items x samples (default 1000)")
-    parser.add_argument("--samples", type=int, default=4)
-    parser.add_argument("--budget", type=int, default=256)
+    add_workload_arguments(parser)
     parser.add_argument("--answer-budget", type=int, default=64, help="force: tokens for the answer (default 64)")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per side (default 3)")
     parser.add_argument("--warmup-rounds", type=int, default=1, help="untimed rounds first (default 1)")
@@ -152,10 +149,9 @@ def main() -> None:
     from harness.engines.vllm_engine import VLLMEngine
 
     root = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
-    model = bench_model(args.model, root, args.budget)
-    benchmark = write_text_benchmark(root / "data", -(-args.requests // args.samples))
+    model, benchmark = workload(args, root)
     engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=args.max_model_len)
-    base = RunConfig(model=model, benchmarks=[str(benchmark)], data_dir=str(root / "data"), samples=args.samples,
+    base = RunConfig(model=model, benchmarks=[str(benchmark)], data_dir=str(benchmark.parent), samples=args.samples,
                      mode="slow", budget=args.budget, answer_budget=args.answer_budget, dtype="float32", seed=2)
     print(f"model {model}  budget {args.budget}  samples {args.samples}  rounds {args.rounds}  "
           f"machine load average {os.getloadavg()[0]:.1f}")

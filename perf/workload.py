@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import statistics
@@ -90,6 +91,21 @@ def write_text_benchmark(directory: Path, count: int, copies: int = 1) -> Path:
     path = directory / "text_items.yaml"
     path.write_text(yaml.safe_dump(definition, sort_keys=False))
     return path
+
+
+def add_workload_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that size a workload: model, requests (items x samples) and budget."""
+    parser.add_argument("--model", default="long-tail", help=MODEL_CHOICES)
+    parser.add_argument("--requests", type=int, default=1000, help="items x samples (default 1000)")
+    parser.add_argument("--samples", type=int, default=4, help="samples per item (default 4)")
+    parser.add_argument("--budget", type=int, default=256, help="token budget (default 256)")
+
+
+def workload(args: argparse.Namespace, root: Path) -> tuple[str, Path]:
+    """(model directory, benchmark definition) for the flags of `add_workload_arguments`, built under `root`;
+    the benchmark's data directory is the definition's folder."""
+    model = bench_model(args.model, root, args.budget)
+    return model, write_text_benchmark(root / "data", -(-args.requests // args.samples))
 
 
 def timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
