@@ -9,15 +9,16 @@ Two comparisons, each over the same requests (default 1,000: 250 text items x 4 
   stop at `</think>`) for all requests, then phase 2 (the answer after the closed or cut thought) for
   all. Target: >= 1.0x raw two-call.
 
-Sides alternate round by round (A B A B ...) after an untimed warm-up round; medians of wall time and of this process's CPU time are
-printed with their ratios, and every round of both sides must produce the same tokens for every
-request (asserted). The default model is `long-tail` (tests/tiny_models.py), whose thoughts end at a
-small, roughly constant rate per token, so lengths spread from a few tokens to the budget, as a
-thinking model's do; the spread is printed. The model directory is built for the budget.
+Sides alternate round by round (A B A B ...) after an untimed warm-up round at a small budget; medians
+of wall time and of this process's CPU time are printed with their ratios, and every round of both sides
+must produce the same tokens for every request (asserted). The default model is `long-tail`
+(tests/tiny_models.py), whose thoughts end at a small, roughly constant rate per token, so lengths
+spread from a few tokens to the budget, as a thinking model's do; the spread is printed. The model
+directory is built for the budget.
 
     python perf/bench_throughput.py                                     # long-tail, 1,000 requests, budget 256
     python perf/bench_throughput.py --requests 4000 --budget 1024      # full size
-    python perf/bench_throughput.py --model default --requests 500 --samples 2 --budget 128   # SmolLM2-135M
+    python perf/bench_throughput.py --model default --requests 500 --samples 2 --budget 64 --answer-budget 32
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ for _key, _value in CPU_ENVIRONMENT.items():
     os.environ.setdefault(_key, _value)
 
 TARGETS = {"cap": 0.98, "force": 1.0}
+WARMUP_BUDGET = 16
 Tokens = dict[tuple[str, int], list[int]]  # (item id, sample index) -> generated token ids
 
 
@@ -110,6 +112,14 @@ def describe(out: Path, policy: str) -> str:
     return "\n".join(lines)
 
 
+def warm_up(engine: Any, jobs: list[Any], config: Any, raw: Any, out: Path) -> None:
+    """Both sides once, untimed, through every code path and the whole batch, at a small budget."""
+    short = dataclasses.replace(config, budget=min(WARMUP_BUDGET, config.budget),
+                                answer_budget=min(WARMUP_BUDGET, config.answer_budget))
+    raw(engine.llm, jobs, short)
+    harness_run(engine, short, out)
+
+
 def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int, root: Path) -> dict[str, Any]:
     config = dataclasses.replace(base, budget_policy=policy)
     jobs = run_jobs(engine, config)
@@ -118,7 +128,9 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
     harness_name = "harness run" if policy == "cap" else "harness run, pipelined force"
     sides = {raw_name: lambda index: raw(engine.llm, jobs, config),
              harness_name: lambda index: harness_run(engine, config, root / f"{policy}-{index}")}
-    record = alternate(sides, rounds, warmup, label=f"{policy} ")
+    for index in range(warmup):
+        warm_up(engine, jobs, config, raw, root / f"{policy}-warmup-{index}")
+    record = alternate(sides, rounds, label=f"{policy} ")
     reference = record[raw_name]["results"][0]
     for name, entry in record.items():
         for index, tokens in enumerate(entry["results"]):
@@ -128,7 +140,7 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
                 f"of {len(reference)} requests (first: {differing[:3]})"
     total = sum(len(t) for t in reference.values())
     print(f"\n== {policy}: {len(jobs)} requests, {total:,} generated tokens, the same on both sides in every round")
-    print(describe(root / f"{policy}-{warmup}", policy))
+    print(describe(root / f"{policy}-0", policy))
     print(ratio_table(record, raw_name, TARGETS[policy], total))
     return {"requests": len(jobs), "tokens": total, **{name: {"wall": e["wall"], "cpu": e["cpu"]}
                                                         for name, e in record.items()}}
@@ -139,7 +151,8 @@ def main() -> None:
     add_workload_arguments(parser)
     parser.add_argument("--answer-budget", type=int, default=64, help="force: tokens for the answer (default 64)")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per side (default 3)")
-    parser.add_argument("--warmup-rounds", type=int, default=1, help="untimed rounds first (default 1)")
+    parser.add_argument("--warmup-rounds", type=int, default=1,
+                        help=f"untimed rounds first, at a budget of {WARMUP_BUDGET} (default 1)")
     parser.add_argument("--policies", default="cap,force")
     parser.add_argument("--max-model-len", type=int, default=4096)
     parser.add_argument("--json", help="also write the figures to this file")

@@ -15,7 +15,7 @@ probability per token: lengths spread from a few tokens to the budget, as a thin
 4. `sweep`: `harness sweep` over 5 budgets against one raw `LLM.generate` at the largest budget (target:
    at most 1.25x its time, a ratio >= 0.8) and against one raw call per budget.
 Throughput ratios are tokens per second, harness over raw, medians of rounds that alternate A B A B (after
-one warm-up round on the fresh engine; as many rounds as `--rounds` asks and the 7-minute plan allows);
+an untimed warm-up at a small budget; as many rounds as `--rounds` asks and the 7-minute plan allows);
 the share of requests with the same tokens on both sides is reported (without batch-invariant kernels a
 GPU may sample a request differently in another batch). Figures go to `--out` (JSON, rewritten after
 each part) and to the console. `--tiny` runs the same on CPU with the tiny test model's shape and a
@@ -44,7 +44,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from perf.bench_kill import LineCounter  # noqa: E402
-from perf.bench_throughput import TARGETS, harness_run, raw_cap, raw_two_call_force, run_jobs  # noqa: E402
+from perf.bench_throughput import TARGETS, harness_run, raw_cap, raw_two_call_force, run_jobs, warm_up  # noqa: E402
 from perf.workload import CPU_ENVIRONMENT, REPO, format_spread, spread, write_text_benchmark  # noqa: E402
 
 QWEN25_7B = {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
@@ -178,8 +178,7 @@ class Clock:
         return (self.deadline_s - (time.perf_counter() - self.started)) / parts_left
 
 
-def timed_rounds(sides: dict[str, Callable[[], Any]], wanted: int, budget_s: float = float("inf"),
-                 what: str = "round") -> dict[str, dict[str, list[Any]]]:
+def timed_rounds(sides: dict[str, Callable[[], Any]], wanted: int, budget_s: float) -> dict[str, dict[str, list[Any]]]:
     """Each side once per round, in turn (A B A B ...): up to `wanted` rounds, another only while it fits in
     `budget_s` (the first always runs); wall seconds and results per side."""
     record: dict[str, dict[str, list[Any]]] = {name: {"wall": [], "results": []} for name in sides}
@@ -187,13 +186,13 @@ def timed_rounds(sides: dict[str, Callable[[], Any]], wanted: int, budget_s: flo
     for index in range(wanted):
         spent = time.perf_counter() - started
         if index and spent + spent / index > budget_s:
-            print(f"  {what}s stop at {index}: the next would pass this part's share of the time", file=sys.stderr)
+            print(f"  rounds stop at {index}: the next would pass this part's share of the time", file=sys.stderr)
             break
         for name, side in sides.items():
             begun = time.perf_counter()
             record[name]["results"].append(side())
             record[name]["wall"].append(time.perf_counter() - begun)
-            print(f"  {what} {index + 1} {name}: {record[name]['wall'][-1]:.2f} s", file=sys.stderr, flush=True)
+            print(f"  round {index + 1} {name}: {record[name]['wall'][-1]:.2f} s", file=sys.stderr, flush=True)
     return record
 
 
@@ -221,8 +220,8 @@ def throughput_part(engine: Any, base: Any, policy: str, root: Path, clock: Cloc
     count = iter(range(10**6))
     sides = {"raw": lambda: raw(engine.llm, jobs, config),
              "harness": lambda: harness_run(engine, config, root / f"{policy}-{next(count)}")}
-    if warmup:  # not counted: a fresh engine's first batches are slower
-        timed_rounds(sides, 1, what="warm-up")
+    if warmup:  # a fresh engine's first batches are slower
+        warm_up(engine, jobs, config, raw, root / f"{policy}-warmup")
     return compare(timed_rounds(sides, rounds, clock.share(parts_left)), "raw", "harness", TARGETS[policy])
 
 
@@ -245,8 +244,8 @@ def sweep_part(engine: Any, base: Any, budgets: list[int], root: Path, clock: Cl
         return tokens
 
     sides = {"raw largest budget": lambda: raw_cap(engine.llm, jobs, largest),
-             "raw, one call per budget": lambda: {budget: raw_cap(engine.llm, jobs, dataclasses.replace(base, budget=budget))
-                                                  for budget in budgets},
+             "raw, one call per budget": lambda: {
+                 budget: raw_cap(engine.llm, jobs, dataclasses.replace(base, budget=budget)) for budget in budgets},
              "harness sweep": sweep}
     record = timed_rounds(sides, rounds, clock.share(1))
     wall = {name: statistics.median(entry["wall"]) for name, entry in record.items()}
@@ -275,8 +274,9 @@ def report(name: str, figures: dict[str, Any]) -> None:
     else:
         print(f"{name}: harness {figures['harness_tok_s']:,.0f} tok/s, raw {figures['raw_tok_s']:,.0f} tok/s: ratio "
               f"{figures['ratio']:.3f} (target >= {figures['target']}); {figures['requests']} requests, "
-              f"{figures['tokens']:,} tokens, lengths {format_spread(figures['lengths'])}; {figures['identical_requests']}/"
-              f"{figures['requests']} requests identical on both sides; {figures['rounds']} rounds")
+              f"{figures['tokens']:,} tokens, lengths {format_spread(figures['lengths'])}; "
+              f"{figures['identical_requests']}/{figures['requests']} requests identical on both sides; "
+              f"{figures['rounds']} rounds")
 
 
 def main() -> None:
@@ -326,9 +326,9 @@ def main() -> None:
                         engine_args={"load_format": "dummy"})
     tokenizer = engine.tokenizer
     hidden = engine.llm.apply_model(functools.partial(
-        set_end_probabilities, vocab=json.loads((model / "config.json").read_text())["vocab_size"], end_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        think_id=tokenizer.convert_tokens_to_ids("</think>"), end=END_PER_BUDGET / sizes.budget,
-        think=THINK_END_PER_BUDGET / sizes.budget))
+        set_end_probabilities, vocab=json.loads((model / "config.json").read_text())["vocab_size"],
+        end_id=tokenizer.convert_tokens_to_ids("<|im_end|>"), think_id=tokenizer.convert_tokens_to_ids("</think>"),
+        end=END_PER_BUDGET / sizes.budget, think=THINK_END_PER_BUDGET / sizes.budget))
     figures["final_hidden_dimension_0"] = hidden
     base = RunConfig(model=str(model), benchmarks=[str(benchmark)], data_dir=str(benchmark.parent),
                      samples=sizes.samples, mode="slow", budget=sizes.budget, answer_budget=sizes.answer_budget,

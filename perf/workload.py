@@ -7,8 +7,7 @@
   asked, written as a JSONL data file and a benchmark definition -- the way a user adds a benchmark.
 - Timing: wall time and this process's CPU time (the vLLM engine runs in-process on CPU, so its
   CPU time is counted and other programs on a shared machine are not), sides alternating round by
-  round (A B A B ...) after an untimed warm-up round, so that a drifting machine load falls on both;
-  medians reported.
+  round (A B A B ...), so that a drifting machine load falls on both; medians reported.
 """
 
 from __future__ import annotations
@@ -115,21 +114,17 @@ def timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def alternate(sides: dict[str, Callable[[int], Any]], rounds: int, warmup: int = 1,
-              label: str = "") -> dict[str, dict[str, Any]]:
-    """Run each side once per round, in turn (A B A B ...), after `warmup` untimed rounds of the same (a fresh
-    engine is slower on its first batches); per side: its results and its wall and CPU seconds per timed round."""
+def alternate(sides: dict[str, Callable[[int], Any]], rounds: int, label: str = "") -> dict[str, dict[str, Any]]:
+    """Run each side once per round, in turn (A B A B ...); per side: its results and wall and CPU seconds per round."""
     record: dict[str, dict[str, Any]] = {name: {"results": [], "wall": [], "cpu": []} for name in sides}
-    for round_index in range(warmup + rounds):
+    for round_index in range(rounds):
         for name, side in sides.items():
             result, wall, cpu = timed(side, round_index)
-            what = f"warm-up {round_index + 1}/{warmup}" if round_index < warmup else \
-                f"round {round_index - warmup + 1}/{rounds}"
-            print(f"{label}{what}: {name}: wall {wall:.2f} s, CPU {cpu:.2f} s", file=sys.stderr, flush=True)
-            if round_index >= warmup:
-                record[name]["results"].append(result)
-                record[name]["wall"].append(wall)
-                record[name]["cpu"].append(cpu)
+            print(f"{label}round {round_index + 1}/{rounds}: {name}: wall {wall:.2f} s, CPU {cpu:.2f} s",
+                  file=sys.stderr, flush=True)
+            record[name]["results"].append(result)
+            record[name]["wall"].append(wall)
+            record[name]["cpu"].append(cpu)
     return record
 
 
