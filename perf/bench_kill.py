@@ -96,7 +96,20 @@ def launch(harness_args: list[str], log: Path) -> tuple[subprocess.Popen, float]
     env = {**os.environ, **{k: os.environ.get(k, v) for k, v in CPU_ENVIRONMENT.items()}, "PYTHONPATH": str(REPO)}
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(log), "--", *harness_args]
     started = time.time()
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), started
+    # In its own process group, so that a kill takes the child and any process it started, as when a job is
+    # pre-empted.
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    return process, started
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL to the process and everything in its process group (an engine core process, workers)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
+    process.wait()
 
 
 def finish(process: subprocess.Popen, started: float, what: str) -> float:
@@ -135,9 +148,8 @@ def repetition(harness_args: list[str], root: Path, index: int, total: int, kill
             sys.exit(f"bench_kill: the run ended before {kill_at:.0%} of its generations were on disk; "
                      f"raise --requests or lower --kill-at ({process.stderr.read().decode()[-1000:]})")
         time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
     killed_at = time.time()
-    process.wait()
+    kill_group(process)
     to_kill_s = killed_at - started
     on_disk = generations(cut_dir / "generations.jsonl")
     engine = events(log, until=killed_at)

@@ -33,7 +33,6 @@ import functools
 import json
 import math
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from perf.bench_kill import LineCounter  # noqa: E402
+from perf.bench_kill import LineCounter, kill_group  # noqa: E402
 from perf.bench_throughput import TARGETS, harness_run, raw_cap, raw_two_call_force, run_jobs, warm_up  # noqa: E402
 from perf.workload import CPU_ENVIRONMENT, REPO, format_spread, spread, write_text_benchmark  # noqa: E402
 
@@ -58,6 +57,7 @@ SWEEP_TARGET = 0.8  # raw largest-budget time / sweep time: the sweep costs at m
 # thought ends with </think> at 2/B.
 END_PER_BUDGET = 2.0
 THINK_END_PER_BUDGET = 2.0
+RESUME_CHILD_TIMEOUT_S = 150
 
 
 @dataclasses.dataclass
@@ -121,39 +121,53 @@ def set_end_probabilities(model: Any, vocab: int, end_id: int, think_id: int, en
 # ------------------------------------------------------------------ 1. deterministic resume
 
 
+class ResumeFailure(RuntimeError):
+    """A child run of the resume check failed; the message says which and ends with its error output."""
+
+
 def resume_check(model: Path, benchmark: Path, sizes: Sizes, root: Path, gpu: bool) -> dict[str, Any]:
     """An uninterrupted `--deterministic` run against one SIGKILLed midway and resumed."""
     args = ["run", "--model", str(model), "--bench", str(benchmark), "--data-dir", str(benchmark.parent),
             "--limit", str(sizes.resume_requests // sizes.samples), "--samples", str(sizes.samples),
             "--mode", "slow", "--budget", str(sizes.resume_budget), "--dtype", sizes.dtype, "--deterministic",
-            "--engine-arg", "load_format=dummy", "--engine-arg", "enforce_eager=true", "--quiet"]
+            "--max-model-len", "4096", "--engine-arg", "load_format=dummy", "--engine-arg", "enforce_eager=true",
+            "--quiet"]
     if gpu:  # a few requests at a time, so that generations reach the disk in steps and a kill lands between them
         args += ["--engine-arg", "max_num_seqs=8"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "harness", *args]
     started = time.perf_counter()
-    whole = subprocess.run([*command, "--out", str(root / "whole")], env=env, capture_output=True, text=True)
-    if whole.returncode != 0:
-        sys.exit(f"gpu_check: the uninterrupted --deterministic run failed: {whole.stderr[-2000:]}")
+
+    def complete(out: Path, what: str) -> None:
+        try:
+            done = subprocess.run([*command, "--out", str(out)], env=env, capture_output=True, text=True,
+                                  timeout=RESUME_CHILD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise ResumeFailure(f"the {what} run did not finish in {RESUME_CHILD_TIMEOUT_S} s") from None
+        if done.returncode != 0:
+            raise ResumeFailure(f"the {what} run failed ({done.returncode}): {done.stderr[-2000:]}")
+
+    complete(root / "whole", "uninterrupted")
     total = len(lines(root / "whole" / "generations.jsonl"))
     cut = root / "cut"
+    # Its own process group, killed whole: the engine core process vLLM forks on a GPU dies with it, as in a
+    # job that is pre-empted, and holds no GPU memory after.
     process = subprocess.Popen([*command, "--out", str(cut)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    counter = LineCounter(cut / "generations.jsonl")
+                               stderr=subprocess.PIPE, start_new_session=True)
+    counter, give_up = LineCounter(cut / "generations.jsonl"), time.perf_counter() + RESUME_CHILD_TIMEOUT_S
     while counter.count() < total // 2:
-        if process.poll() is not None:
-            sys.exit(f"gpu_check: the run to kill ended first: {process.stderr.read().decode()[-2000:]}")
+        if process.poll() is not None or time.perf_counter() > give_up:
+            kill_group(process)
+            raise ResumeFailure(f"the run to kill ended or stalled before {total // 2} generations were on disk: "
+                                f"{process.communicate()[1].decode()[-2000:]}")
         time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_group(process)
     at_kill = len(lines(cut / "generations.jsonl"))
-    resumed = subprocess.run([*command, "--out", str(cut)], env=env, capture_output=True, text=True)
-    if resumed.returncode != 0:
-        sys.exit(f"gpu_check: the resumed --deterministic run failed: {resumed.stderr[-2000:]}")
+    complete(cut, "resumed")
     reference, again = generations(root / "whole"), generations(cut)
     same = sum(again.get(key) == value for key, value in reference.items())
-    return {"requests": total, "on_disk_at_kill": at_kill, "identical": same, "passed": same == total == len(again),
-            "seconds": time.perf_counter() - started}
+    return {"requests": total, "on_disk_at_kill": at_kill, "identical": same,
+            "passed": same == total == len(again) and 0 < at_kill < total, "seconds": time.perf_counter() - started}
 
 
 def lines(path: Path) -> list[str]:
@@ -262,7 +276,9 @@ def sweep_part(engine: Any, base: Any, budgets: list[int], root: Path, clock: Cl
 
 
 def report(name: str, figures: dict[str, Any]) -> None:
-    if name == "resume":
+    if name == "resume" and "error" in figures:
+        print(f"--deterministic resume: FAIL: {figures['error']}")
+    elif name == "resume":
         print(f"--deterministic resume: {figures['identical']}/{figures['requests']} generations identical after a "
               f"SIGKILL at {figures['on_disk_at_kill']} on disk ({'PASS' if figures['passed'] else 'FAIL'}, "
               f"{figures['seconds']:.0f} s)")
@@ -317,7 +333,10 @@ def main() -> None:
         out.write_text(json.dumps(figures, indent=2, default=str))
         report(name, value)
 
-    done("resume", resume_check(model, benchmark, sizes, root / "resume", gpu))
+    try:
+        done("resume", resume_check(model, benchmark, sizes, root / "resume", gpu))
+    except ResumeFailure as failure:  # the throughput parts still run
+        done("resume", {"passed": False, "error": str(failure), "seconds": time.perf_counter() - started})
 
     from harness.config import RunConfig
     from harness.engines.vllm_engine import VLLMEngine
