@@ -39,12 +39,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from perf.bench_kill import LineCounter, kill_group  # noqa: E402
 from perf.bench_throughput import TARGETS, harness_run, raw_cap, raw_two_call_force, run_jobs, warm_up  # noqa: E402
-from perf.workload import CPU_ENVIRONMENT, REPO, format_spread, spread, write_text_benchmark  # noqa: E402
+from perf.workload import CPU_ENVIRONMENT, REPO, alternate, format_spread, spread, write_text_benchmark  # noqa: E402
 
 QWEN25_7B = {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
              "num_key_value_heads": 4, "vocab_size": 152064, "max_position_embeddings": 32768,
@@ -192,24 +192,6 @@ class Clock:
         return (self.deadline_s - (time.perf_counter() - self.started)) / parts_left
 
 
-def timed_rounds(sides: dict[str, Callable[[], Any]], wanted: int, budget_s: float) -> dict[str, dict[str, list[Any]]]:
-    """Each side once per round, in turn (A B A B ...): up to `wanted` rounds, another only while it fits in
-    `budget_s` (the first always runs); wall seconds and results per side."""
-    record: dict[str, dict[str, list[Any]]] = {name: {"wall": [], "results": []} for name in sides}
-    started = time.perf_counter()
-    for index in range(wanted):
-        spent = time.perf_counter() - started
-        if index and spent + spent / index > budget_s:
-            print(f"  rounds stop at {index}: the next would pass this part's share of the time", file=sys.stderr)
-            break
-        for name, side in sides.items():
-            begun = time.perf_counter()
-            record[name]["results"].append(side())
-            record[name]["wall"].append(time.perf_counter() - begun)
-            print(f"  round {index + 1} {name}: {record[name]['wall'][-1]:.2f} s", file=sys.stderr, flush=True)
-    return record
-
-
 def compare(record: dict[str, dict[str, list[Any]]], raw: str, harness: str, target: float) -> dict[str, Any]:
     """Tokens per second of each side (median over rounds), their ratio, and how many requests match."""
     reference = record[raw]["results"][0]
@@ -231,12 +213,12 @@ def throughput_part(engine: Any, base: Any, policy: str, root: Path, clock: Cloc
     config = dataclasses.replace(base, budget_policy=policy)
     jobs = run_jobs(engine, config)
     raw = raw_cap if policy == "cap" else raw_two_call_force
-    count = iter(range(10**6))
-    sides = {"raw": lambda: raw(engine.llm, jobs, config),
-             "harness": lambda: harness_run(engine, config, root / f"{policy}-{next(count)}")}
+    sides = {"raw": lambda index: raw(engine.llm, jobs, config),
+             "harness": lambda index: harness_run(engine, config, root / f"{policy}-{index}")}
     if warmup:  # a fresh engine's first batches are slower
         warm_up(engine, jobs, config, raw, root / f"{policy}-warmup")
-    return compare(timed_rounds(sides, rounds, clock.share(parts_left)), "raw", "harness", TARGETS[policy])
+    return compare(alternate(sides, rounds, f"{policy} ", clock.share(parts_left)), "raw", "harness",
+                   TARGETS[policy])
 
 
 def sweep_part(engine: Any, base: Any, budgets: list[int], root: Path, clock: Clock, rounds: int) -> dict[str, Any]:
@@ -246,10 +228,9 @@ def sweep_part(engine: Any, base: Any, budgets: list[int], root: Path, clock: Cl
 
     largest = dataclasses.replace(base, budget=budgets[-1])
     jobs = run_jobs(engine, largest)
-    count = iter(range(10**6))
 
-    def sweep() -> dict[tuple[str, int], list[int]]:
-        out = root / f"sweep-{next(count)}"
+    def sweep(index: int) -> dict[tuple[str, int, int], list[int]]:
+        out = root / f"sweep-{index}"
         run_sweep(make_plan(base, ["slow"], budgets, "cap", out), engine=engine, progress=False)
         tokens = {}
         for budget in budgets:
@@ -257,11 +238,11 @@ def sweep_part(engine: Any, base: Any, budgets: list[int], root: Path, clock: Cl
                 tokens[(key[1], key[2], budget)] = row["token_ids"]
         return tokens
 
-    sides = {"raw largest budget": lambda: raw_cap(engine.llm, jobs, largest),
-             "raw, one call per budget": lambda: {
+    sides = {"raw largest budget": lambda index: raw_cap(engine.llm, jobs, largest),
+             "raw, one call per budget": lambda index: {
                  budget: raw_cap(engine.llm, jobs, dataclasses.replace(base, budget=budget)) for budget in budgets},
              "harness sweep": sweep}
-    record = timed_rounds(sides, rounds, clock.share(1))
+    record = alternate(sides, rounds, "sweep ", clock.share(1))
     wall = {name: statistics.median(entry["wall"]) for name, entry in record.items()}
     reference, swept = record["raw largest budget"]["results"][0], record["harness sweep"]["results"][0]
     # A cap run at budget b is the first b tokens of the largest budget's generation.

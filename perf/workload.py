@@ -114,10 +114,18 @@ def timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def alternate(sides: dict[str, Callable[[int], Any]], rounds: int, label: str = "") -> dict[str, dict[str, Any]]:
-    """Run each side once per round, in turn (A B A B ...); per side: its results and wall and CPU seconds per round."""
+def alternate(sides: dict[str, Callable[[int], Any]], rounds: int, label: str = "",
+              budget_s: float = float("inf")) -> dict[str, dict[str, Any]]:
+    """Run each side once per round, in turn (A B A B ...): `rounds` rounds, or fewer when the next would end past
+    `budget_s` seconds (the first always runs); per side: its results and wall and CPU seconds per round."""
     record: dict[str, dict[str, Any]] = {name: {"results": [], "wall": [], "cpu": []} for name in sides}
+    started = time.perf_counter()
     for round_index in range(rounds):
+        spent = time.perf_counter() - started
+        if round_index and spent + spent / round_index > budget_s:
+            print(f"{label}rounds stop at {round_index}: the next would take more than the time left",
+                  file=sys.stderr, flush=True)
+            break
         for name, side in sides.items():
             result, wall, cpu = timed(side, round_index)
             print(f"{label}round {round_index + 1}/{rounds}: {name}: wall {wall:.2f} s, CPU {cpu:.2f} s",
