@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 ANSWER_TYPES = ("mcq", "number", "math", "text")
@@ -83,7 +83,8 @@ class Generation:
     error: str | None = None  # set when the item could not be generated (never scored as wrong)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow: asdict deep-copies every token id list, which costs more than writing the line.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Generation":
@@ -116,7 +117,8 @@ class Verdict:
     detail: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow, as Generation's.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Verdict":

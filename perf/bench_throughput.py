@@ -9,7 +9,8 @@ Two comparisons, each over the same requests (default 1,000: 250 text items x 4 
   stop at `</think>`) for all requests, then phase 2 (the answer after the closed or cut thought) for
   all. Target: >= 1.0x raw two-call.
 
-Sides alternate round by round (A B A B ...) after an untimed warm-up round at a small budget; medians
+Sides alternate round by round (A B, then B A, ...) after an untimed warm-up round at a small budget, the engine's
+prefix cache emptied before each side (so no side starts on what the one before it left cached); medians
 of wall time and of this process's CPU time are printed with their ratios, and every round of both sides
 must produce the same tokens for every request (asserted). The default model is `long-tail`
 (tests/tiny_models.py), whose thoughts end at a small, roughly constant rate per token, so lengths
@@ -83,12 +84,17 @@ def raw_two_call_force(llm: Any, jobs: list[Any], config: Any) -> Tokens:
     return tokens
 
 
-def harness_run(engine: Any, config: Any, out: Path) -> Tokens:
-    """One whole `harness run` on the shared engine; the tokens it wrote."""
-    from harness.rundir import RunDir
+def harness_run(engine: Any, config: Any, out: Path) -> Path:
+    """One whole `harness run` on the shared engine; its run directory."""
     from harness.runner import run
 
-    path = run(dataclasses.replace(config, out=str(out)), progress=False, engine=engine)
+    return run(dataclasses.replace(config, out=str(out)), progress=False, engine=engine)
+
+
+def written_tokens(path: Path) -> Tokens:
+    """The tokens a harness run wrote (read after its timing ends, as the raw side's are built in memory)."""
+    from harness.rundir import RunDir
+
     return {(key[1], key[2]): row["token_ids"] for key, row in RunDir(path).generations().items()}
 
 
@@ -130,7 +136,8 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
              harness_name: lambda index: harness_run(engine, config, root / f"{policy}-{index}")}
     for index in range(warmup):
         warm_up(engine, jobs, config, raw, root / f"{policy}-warmup-{index}")
-    record = alternate(sides, rounds, label=f"{policy} ")
+    record = alternate(sides, rounds, label=f"{policy} ", before=engine.llm.reset_prefix_cache)
+    record[harness_name]["results"] = [written_tokens(path) for path in record[harness_name]["results"]]
     reference = record[raw_name]["results"][0]
     for name, entry in record.items():
         for index, tokens in enumerate(entry["results"]):
@@ -150,7 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_workload_arguments(parser)
     parser.add_argument("--answer-budget", type=int, default=64, help="force: tokens for the answer (default 64)")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per side (default 3)")
+    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per side (default 9)")
     parser.add_argument("--warmup-rounds", type=int, default=1,
                         help=f"untimed rounds first, at a budget of {WARMUP_BUDGET} (default 1)")
     parser.add_argument("--policies", default="cap,force")

@@ -7,7 +7,8 @@
   asked, written as a JSONL data file and a benchmark definition -- the way a user adds a benchmark.
 - Timing: wall time and this process's CPU time (the vLLM engine runs in-process on CPU, so its
   CPU time is counted and other programs on a shared machine are not), sides alternating round by
-  round (A B A B ...), so that a drifting machine load falls on both; medians reported.
+  round (A B, then B A, ...), so that a drifting machine load falls on both; the ratio is the median of the
+  per-round ratios.
 """
 
 from __future__ import annotations
@@ -115,9 +116,11 @@ def timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
 
 
 def alternate(sides: dict[str, Callable[[int], Any]], rounds: int, label: str = "",
-              budget_s: float = float("inf")) -> dict[str, dict[str, Any]]:
-    """Run each side once per round, in turn (A B A B ...): `rounds` rounds, or fewer when the next would end past
-    `budget_s` seconds (the first always runs); per side: its results and wall and CPU seconds per round."""
+              budget_s: float = float("inf"), before: Callable[[], Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Run each side once per round, in turn (A B, B A, A B, ...): `rounds` rounds, or fewer when the next would end past
+    `budget_s` seconds (the first always runs); per side: its results and wall and CPU seconds per round.
+    `before` runs, untimed, before every side (e.g. emptying the engine's prefix cache, so that no side
+    starts on what the one before it left cached)."""
     record: dict[str, dict[str, Any]] = {name: {"results": [], "wall": [], "cpu": []} for name in sides}
     started = time.perf_counter()
     for round_index in range(rounds):
@@ -126,7 +129,11 @@ def alternate(sides: dict[str, Callable[[int], Any]], rounds: int, label: str = 
             print(f"{label}rounds stop at {round_index}: the next would take more than the time left",
                   file=sys.stderr, flush=True)
             break
-        for name, side in sides.items():
+        # A B, then B A: a drift in the machine's speed during a round favours neither side.
+        order = list(sides.items()) if round_index % 2 == 0 else list(reversed(sides.items()))
+        for name, side in order:
+            if before is not None:
+                before()
             result, wall, cpu = timed(side, round_index)
             print(f"{label}round {round_index + 1}/{rounds}: {name}: wall {wall:.2f} s, CPU {cpu:.2f} s",
                   file=sys.stderr, flush=True)
@@ -153,15 +160,21 @@ def spread_text(values: list[float]) -> str:
     return format_spread(spread(values))
 
 
+def paired_ratio(record: dict[str, dict[str, Any]], baseline: str, name: str, key: str) -> float:
+    """The median over rounds of baseline time / `name`'s time in the same round: the machine's speed drifts
+    by more than the effect measured, and a round's two sides run next to each other."""
+    return statistics.median(b / t for b, t in zip(record[baseline][key], record[name][key]))
+
+
 def ratio_table(record: dict[str, dict[str, Any]], baseline: str, target: float, tokens: int) -> str:
-    """Median wall and CPU per side, and each side's speed relative to `baseline` (baseline time / its time)."""
-    base_wall = statistics.median(record[baseline]["wall"])
-    base_cpu = statistics.median(record[baseline]["cpu"])
+    """Median wall and CPU per side, and each side's speed relative to `baseline` (the median of the
+    per-round ratios baseline time / its time)."""
     lines = [f"{'':34}{'median wall s':>14}{'tok/s':>9}{'ratio':>8}{'median CPU s':>14}{'ratio':>8}  rounds (wall s)"]
     for name, entry in record.items():
         wall, cpu = statistics.median(entry["wall"]), statistics.median(entry["cpu"])
         rounds = " ".join(f"{w:.1f}" for w in entry["wall"])
-        lines.append(f"{name:34}{wall:>14.2f}{tokens / wall:>9.0f}{base_wall / wall:>8.3f}{cpu:>14.2f}"
-                     f"{base_cpu / cpu:>8.3f}  {rounds}")
-    lines.append(f"ratio = {baseline} time / this time (higher is faster); target >= {target:.2f}")
+        lines.append(f"{name:34}{wall:>14.2f}{tokens / wall:>9.0f}{paired_ratio(record, baseline, name, 'wall'):>8.3f}"
+                     f"{cpu:>14.2f}{paired_ratio(record, baseline, name, 'cpu'):>8.3f}  {rounds}")
+    lines.append(f"ratio = median over rounds of {baseline} time / this time in the same round (higher is faster); "
+                 f"target >= {target:.2f}")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Iterator
 
@@ -61,11 +62,21 @@ def sample_seed(base_seed: int, benchmark: str, item_id: str, sample_index: int)
     return int(digest[:8], 16) & 0x7FFFFFFF
 
 
+_THINK_CLOSE_IDS: "weakref.WeakKeyDictionary[Any, list[int]]" = weakref.WeakKeyDictionary()
+
+
+def _think_close_ids(tokenizer: Any) -> list[int]:
+    """`</think>`'s token ids, once per tokenizer (asked for every generation)."""
+    if tokenizer not in _THINK_CLOSE_IDS:
+        _THINK_CLOSE_IDS[tokenizer] = tokenizer.encode(THINK_CLOSE, add_special_tokens=False)
+    return _THINK_CLOSE_IDS[tokenizer]
+
+
 def count_think_tokens(token_ids: list[int], text: str, tokenizer: Any) -> int:
     """Tokens up to and including the last `</think>`; all of them when the thought never closed."""
     if THINK_CLOSE not in text:
         return len(token_ids)
-    end_ids = tokenizer.encode(THINK_CLOSE, add_special_tokens=False)
+    end_ids = _think_close_ids(tokenizer)
     if len(end_ids) == 1:
         positions = [i for i, t in enumerate(token_ids) if t == end_ids[0]]
         if positions:
@@ -165,7 +176,7 @@ def generate(engine: Engine, jobs: list[Job], settings: GenerationSettings) -> l
 def _generation(job: Job, text: str, token_ids: list[int], finish_reason: str, forced: bool,
                 think_tokens: int, answer_tokens: int, prompt_tokens: int) -> Generation:
     return Generation(
-        id=job.id, sample_index=job.sample_index, text=text, token_ids=list(token_ids),
+        id=job.id, sample_index=job.sample_index, text=text, token_ids=token_ids,
         finish_reason=finish_reason, forced=forced, think_tokens=think_tokens, answer_tokens=answer_tokens,
         prompt_tokens=prompt_tokens, seed=job.seed,
     )
