@@ -14,9 +14,9 @@ probability per token: lengths spread from a few tokens to the budget, as a thin
 3. `force`: the harness's pipelined force against raw two-call forcing (target >= 1.0).
 4. `sweep`: `harness sweep` over 5 budgets against one raw `LLM.generate` at the largest budget (target:
    at most 1.25x its time, a ratio >= 0.8) and against one raw call per budget.
-Throughput ratios are tokens per second, harness over raw, medians of rounds that alternate A B A B (after
-an untimed warm-up at a small budget; as many rounds as `--rounds` asks and the 7-minute plan allows);
-the share of requests with the same tokens on both sides is reported (without batch-invariant kernels a
+Throughput ratios are tokens per second, harness over raw: the median of each round's ratio, rounds that
+alternate A B, B A with the prefix cache emptied before each side (after an untimed warm-up at a small
+budget; as many rounds as `--rounds` asks and the 7-minute plan allows); the share of requests with the same tokens on both sides is reported (without batch-invariant kernels a
 GPU may sample a request differently in another batch). Figures go to `--out` (JSON, rewritten after
 each part) and to the console. `--tiny` runs the same on CPU with the tiny test model's shape and a
 few dozen requests (tests/test_gpu_check.py runs it in CI).
@@ -43,7 +43,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from perf.bench_kill import LineCounter, kill_group  # noqa: E402
-from perf.bench_throughput import TARGETS, harness_run, raw_cap, raw_two_call_force, run_jobs, warm_up  # noqa: E402
+from perf.bench_throughput import TARGETS, harness_run, raw_cap, raw_two_call_force, run_jobs, warm_up, \
+    written_tokens  # noqa: E402
 from perf.workload import CPU_ENVIRONMENT, REPO, alternate, format_spread, spread, write_text_benchmark  # noqa: E402
 
 QWEN25_7B = {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
@@ -193,18 +194,21 @@ class Clock:
 
 
 def compare(record: dict[str, dict[str, list[Any]]], raw: str, harness: str, target: float) -> dict[str, Any]:
-    """Tokens per second of each side (median over rounds), their ratio, and how many requests match."""
+    """Tokens per second of each side (median over rounds), the ratio (median of each round's harness/raw
+    ratio, so that a drift in the machine's speed between rounds cancels), and how many requests match."""
     reference = record[raw]["results"][0]
-    rates = {}
+    per_round = {}
     for name in (raw, harness):
         tokens = [sum(map(len, result.values())) for result in record[name]["results"]]
-        rates[name] = statistics.median(t / w for t, w in zip(tokens, record[name]["wall"]))
+        per_round[name] = [t / w for t, w in zip(tokens, record[name]["wall"])]
     ours = record[harness]["results"][0]
     same = sum(ours.get(key) == value for key, value in reference.items())
     lengths = [len(t) for t in reference.values()]
+    ratio = statistics.median(h / r for h, r in zip(per_round[harness], per_round[raw]))
     return {"requests": len(reference), "tokens": sum(lengths), "lengths": spread(lengths),
-            "identical_requests": same, "raw_tok_s": rates[raw], "harness_tok_s": rates[harness],
-            "ratio": rates[harness] / rates[raw], "target": target, "rounds": len(record[raw]["wall"]),
+            "identical_requests": same, "raw_tok_s": statistics.median(per_round[raw]),
+            "harness_tok_s": statistics.median(per_round[harness]),
+            "ratio": ratio, "target": target, "rounds": len(record[raw]["wall"]),
             "wall_s": {name: entry["wall"] for name, entry in record.items()}}
 
 
@@ -217,8 +221,9 @@ def throughput_part(engine: Any, base: Any, policy: str, root: Path, clock: Cloc
              "harness": lambda index: harness_run(engine, config, root / f"{policy}-{index}")}
     if warmup:  # a fresh engine's first batches are slower
         warm_up(engine, jobs, config, raw, root / f"{policy}-warmup")
-    return compare(alternate(sides, rounds, f"{policy} ", clock.share(parts_left)), "raw", "harness",
-                   TARGETS[policy])
+    record = alternate(sides, rounds, f"{policy} ", clock.share(parts_left), before=engine.llm.reset_prefix_cache)
+    record["harness"]["results"] = [written_tokens(path) for path in record["harness"]["results"]]
+    return compare(record, "raw", "harness", TARGETS[policy])
 
 
 def sweep_part(engine: Any, base: Any, budgets: list[int], root: Path, clock: Clock, rounds: int) -> dict[str, Any]:
@@ -242,7 +247,7 @@ def sweep_part(engine: Any, base: Any, budgets: list[int], root: Path, clock: Cl
              "raw, one call per budget": lambda index: {
                  budget: raw_cap(engine.llm, jobs, dataclasses.replace(base, budget=budget)) for budget in budgets},
              "harness sweep": sweep}
-    record = alternate(sides, rounds, "sweep ", clock.share(1))
+    record = alternate(sides, rounds, "sweep ", clock.share(1), before=engine.llm.reset_prefix_cache)
     wall = {name: statistics.median(entry["wall"]) for name, entry in record.items()}
     reference, swept = record["raw largest budget"]["results"][0], record["harness sweep"]["results"][0]
     # A cap run at budget b is the first b tokens of the largest budget's generation.
