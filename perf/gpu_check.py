@@ -18,8 +18,9 @@ Throughput ratios are tokens per second, harness over raw: the median of each ro
 alternate A B, B A with the prefix cache emptied before each side (after an untimed warm-up at a small
 budget; as many rounds as `--rounds` asks and the 7-minute plan allows); the share of requests with the
 same tokens on both sides is reported (without batch-invariant kernels a GPU may sample a request
-differently in another batch). Figures go to `--out` (JSON, rewritten after each part) and to the console. `--tiny` runs the same on CPU with the tiny test model's shape and a
-few dozen requests (tests/test_gpu_check.py runs it in CI).
+differently in another batch). Figures go to `--out` (JSON, rewritten after each part) and to the console.
+`--tiny` runs the same on CPU with the tiny test model's shape and a few dozen requests
+(tests/test_gpu_check.py runs it in CI).
 
     bash perf/gpu_check.sh                      # one H100/H200
     bash perf/gpu_check.sh --tiny               # CPU, about a minute
