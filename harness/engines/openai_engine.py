@@ -30,12 +30,14 @@ from typing import Any, Hashable, Iterator
 
 from harness.config import DEFAULT_KEY_ENV, SamplingSettings
 from harness.engines import Engine, EngineError, EngineOutput, EngineRequest, Feed
-from harness.engines.common import end_of_turn_texts, has_cuda, is_vision_model, logit_bias, model_config, \
-    strip_end_of_turn
+from harness.engines.common import end_of_turn_texts, has_cuda, is_vision_model, model_config, strip_end_of_turn, \
+    vllm_sampling_args
 from harness.engines.deadline import DeadlineExceeded, DeadlineLoop
 
 QWEN_VISION = "<|vision_start|><|image_pad|><|vision_end|>"
 BACKOFF_S = 0.5
+# The sampling arguments of the OpenAI API itself; vLLM's others (top-k, min-p, ...) go in the extra body.
+OPENAI_SAMPLING = ("temperature", "top_p", "logit_bias")
 
 # Renders the message parts back to the prompt text: text parts verbatim, each image as the placeholder.
 _PASS_THROUGH = (
@@ -117,9 +119,12 @@ class OpenAIEngine(Engine):
         return wanted, extra.get("max_model_len")
 
     def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
-        if self.server == "generic" and (sampling.top_k or sampling.min_p):
-            raise EngineError(f"{self.base_url}: a generic OpenAI-compatible server takes no top-k or min-p; "
-                              "use --engine-arg server=vllm for a vLLM server, or leave them off")
+        beyond = {key: value for key, value in vllm_sampling_args(sampling).items()
+                  if key not in OPENAI_SAMPLING and value}
+        if self.server == "generic" and beyond:
+            raise EngineError(f"{self.base_url}: a generic OpenAI-compatible server takes no "
+                              f"{', '.join(sorted(beyond))}; use --engine-arg server=vllm for a vLLM server, "
+                              "or leave them off")
         in_flight: dict[concurrent.futures.Future, tuple[Hashable, EngineRequest]] = {}
         try:
             while True:
@@ -161,20 +166,18 @@ class OpenAIEngine(Engine):
                           f"failed after {attempt + 1} attempts: {type(error).__name__}: {error}")
 
     def _sampling_body(self, request: EngineRequest, sampling: SamplingSettings) -> tuple[dict[str, Any], dict[str, Any]]:
-        body: dict[str, Any] = {
-            "max_tokens": request.max_tokens, "temperature": sampling.temperature, "top_p": sampling.top_p,
-            "seed": request.seed,
-        }
+        arguments = vllm_sampling_args(sampling)
+        body: dict[str, Any] = {"max_tokens": request.max_tokens, "seed": request.seed,
+                                "temperature": arguments["temperature"], "top_p": arguments["top_p"]}
         if request.stop:
             body["stop"] = list(request.stop)
-        bias = logit_bias(sampling)
-        if bias:
-            body["logit_bias"] = {str(token_id): value for token_id, value in bias.items()}
+        if arguments["logit_bias"]:
+            body["logit_bias"] = {str(token_id): value for token_id, value in arguments["logit_bias"].items()}
         extra: dict[str, Any] = {}
-        if self.server == "vllm":
+        if self.server == "vllm":  # vLLM's own sampling arguments beyond the OpenAI ones (top-k, min-p, ...)
             extra = {"skip_special_tokens": False, "spaces_between_special_tokens": False,
                      "include_stop_str_in_output": True, "return_token_ids": True,
-                     "top_k": sampling.top_k, "min_p": sampling.min_p}
+                     **{key: value for key, value in arguments.items() if key not in OPENAI_SAMPLING}}
         return body, extra
 
     async def _one(self, request: EngineRequest, sampling: SamplingSettings) -> EngineOutput:
