@@ -130,7 +130,9 @@ def events(log: Path, until: float = float("inf")) -> dict[str, list[float]]:
 
 
 def generations(path: Path) -> dict[tuple[str, str, int], list[int]]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    from harness.rundir import read_jsonl
+
+    rows = list(read_jsonl(path))  # lines end at "\n" only: a text may hold U+2028 or U+0085
     return {(r["benchmark"], r["id"], r["sample_index"]): r["token_ids"] for r in rows}
 
 
@@ -158,7 +160,7 @@ def repetition(harness_args: list[str], root: Path, index: int, total: int, kill
     process, resume_started = launch([*harness_args, "--out", str(cut_dir)], resume_log)
     resume_s = finish(process, resume_started, "resumed")
     resumed = generations(cut_dir / "generations.jsonl")
-    lines = len((cut_dir / "generations.jsonl").read_text().splitlines())
+    lines = sum(1 for line in (cut_dir / "generations.jsonl").read_text().split("\n") if line.strip())
     assert len(resumed) == total and lines == total, f"resumed run: {len(resumed)} (item, sample)s in {lines} lines, " \
                                                      f"expected {total} once each"
     changed = [key for key, tokens in on_disk.items() if resumed[key] != tokens]

@@ -111,7 +111,9 @@ def run_lmms(python: str, model: str, tasks: Path, out: Path, budget: int, batch
         return wall, {}, log
     responses = {}
     for path in out.rglob("*samples_harness_items*.jsonl"):
-        for line in path.read_text().splitlines():
+        for line in path.read_text().split("\n"):
+            if not line.strip():
+                continue
             row = json.loads(line)
             response = row.get("filtered_resps") or row.get("resps")
             while isinstance(response, list):
@@ -133,7 +135,9 @@ def run_harness(model: str, benchmark: Path, data_dir: Path, out: Path, budget: 
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"bench_peer: harness run failed ({done.returncode}): {done.stderr[-2000:]}")
-    return wall, {row["id"]: row["text"] for row in map(json.loads, (out / "generations.jsonl").read_text().splitlines())}
+    from harness.rundir import read_jsonl
+
+    return wall, {row["id"]: row["text"] for row in read_jsonl(out / "generations.jsonl")}
 
 
 def verdicts(items: list[dict[str, Any]], responses: dict[str, str]) -> dict[str, bool | None]:

@@ -107,7 +107,9 @@ def run_jobs(engine: Any, config: Any) -> list[Any]:
 
 def describe(out: Path, policy: str) -> str:
     """The length spread of a harness run's generations (thoughts and answers apart under force)."""
-    rows = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
+    from harness.rundir import read_jsonl
+
+    rows = list(read_jsonl(out / "generations.jsonl"))  # lines end at "\n" only: a text may hold U+2028
     lines = [f"generated tokens per request: {spread_text([len(r['token_ids']) for r in rows])}"]
     if policy == "force":
         lines.append(f"thought tokens: {spread_text([r['think_tokens'] for r in rows])}")

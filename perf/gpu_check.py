@@ -173,7 +173,8 @@ def resume_check(model: Path, benchmark: Path, sizes: Sizes, root: Path, gpu: bo
 
 
 def lines(path: Path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    # JSONL lines end at "\n" only (str.splitlines would also cut at a U+2028 inside a generated text)
+    return [line for line in path.read_text().split("\n") if line.strip()] if path.exists() else []
 
 
 def generations(run_dir: Path) -> dict[tuple[str, str, int], tuple[str, list[int]]]:
