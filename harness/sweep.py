@@ -212,7 +212,7 @@ def prefetch_answers(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> 
             first = shared.lookup(request, sampling)
             following = continuation(job, first, settings) if first is not None else None
             if following is not None:
-                answer = continuation_request(job, following[0], settings)
+                answer = continuation_request(job, first, following, settings, shared.tokenizer)
                 if shared.lookup(answer, sampling) is None:
                     pending.setdefault(request_key(answer, sampling), answer)
     requests = list(pending.values())

@@ -6,8 +6,8 @@ Two comparisons, each over the same requests (default 1,000: 250 text items x 4 
   scoring, summary) against one `LLM.generate` call over all requests. Target: >= 0.98x raw.
 - `force`: the harness's pipelined force policy (a request's answer phase is queued the moment its
   thought ends) against raw two-call forcing, the way a script does it by hand: phase 1 (think,
-  stop at `</think>`) for all requests, then phase 2 (the answer after the closed or cut thought) for
-  all. Target: >= 1.0x raw two-call.
+  stop at `</think>`) for all requests, then phase 2 (the answer after the closed or cut thought,
+  from phase 1's token ids, as the harness continues) for all. Target: >= 1.0x raw two-call.
 
 Sides alternate round by round (A B, then B A, ...) after an untimed warm-up round at a small budget, the engine's
 prefix cache emptied before each side (so no side starts on what the one before it left cached); medians
@@ -63,21 +63,25 @@ def raw_cap(llm: Any, jobs: list[Any], config: Any) -> Tokens:
 
 
 def raw_two_call_force(llm: Any, jobs: list[Any], config: Any) -> Tokens:
-    """Phase 1 for every request, then phase 2 for every request whose thought closed or was cut."""
+    """Phase 1 for every request, then phase 2 for every request whose thought closed or was cut, continuing
+    from phase 1's token ids (the prompt's, the thought's and, when cut, the forcing text's), as the harness
+    does: the same tokens on both sides, and no re-tokenization of the thought on either."""
+    from harness.engines.generate import forcing_text
     from harness.modes import THINK_CLOSE
 
     first = llm.generate([{"prompt": job.prompt} for job in jobs],
                          [raw_params(config, job.seed, config.budget, [THINK_CLOSE]) for job in jobs], use_tqdm=False)
+    forcing = llm.get_tokenizer().encode(forcing_text(config), add_special_tokens=False)
     tokens: Tokens = {}
-    follow: list[tuple[Any, str]] = []
+    follow: list[tuple[Any, list[int]]] = []
     for job, out in zip(jobs, first):
         completion = out.outputs[0]
         tokens[(job.id, job.sample_index)] = list(completion.token_ids)
         if completion.stop_reason == THINK_CLOSE:
-            follow.append((job, completion.text))
+            follow.append((job, out.prompt_token_ids + list(completion.token_ids)))
         elif completion.finish_reason == "length":  # cut at the budget: close the thought by hand
-            follow.append((job, completion.text + config.early_stop + THINK_CLOSE + "\n\n"))
-    second = llm.generate([{"prompt": job.prompt + thought} for job, thought in follow],
+            follow.append((job, out.prompt_token_ids + list(completion.token_ids) + forcing))
+    second = llm.generate([{"prompt_token_ids": ids} for _, ids in follow],
                           [raw_params(config, job.seed + 1, config.answer_budget) for job, _ in follow], use_tqdm=False)
     for (job, _), out in zip(follow, second):
         tokens[(job.id, job.sample_index)] += list(out.outputs[0].token_ids)

@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 
 from harness.config import SamplingSettings
-from harness.engines.generate import (GenerationSettings, Job, continuation, continuation_request, generate,
-                                      phase_one_requests, sample_seed, stream_generations)
+from harness.engines import EngineOutput, EngineRequest
+from harness.engines.common import vllm_sampling_args
+from harness.engines.generate import (GenerationSettings, Job, continuation, continuation_request, forcing_text,
+                                      generate, phase_one_requests, sample_seed, stream_generations)
 from harness.modes import DEFAULT_EXCLUDE, THINK_CLOSE, build_ban_set, resolve_keywords
 from harness.prompts import PromptBuilder
 
@@ -143,7 +145,8 @@ def _two_calls(engine, jobs, settings):
     firsts = engine.generate(phase_one_requests(jobs, settings), settings.sampling)
     followings = [continuation(job, first, settings) for job, first in zip(jobs, firsts)]
     pending = [(n, f) for n, f in enumerate(followings) if f is not None]
-    answers = engine.generate([continuation_request(jobs[n], f[0], settings) for n, f in pending], settings.sampling)
+    answers = engine.generate([continuation_request(jobs[n], firsts[n], f, settings, engine.tokenizer)
+                               for n, f in pending], settings.sampling)
     texts = [first.text for first in firsts]
     for (n, (thought, _)), answer in zip(pending, answers):
         texts[n] = thought + answer.text
@@ -187,3 +190,60 @@ def test_text_never_carries_the_end_of_turn_token(engine_name, request):
     results = generate(engine, _jobs(_prompt(True), 6, 3), GenerationSettings(mode="slow", budget=64))
     assert any(g.finish_reason == "stop" for g in results), "the rigged model ends some turns"
     assert all("<|im_end|>" not in g.text for g in results)
+
+
+PROMPTS = [_prompt(True), "  leading spaces,\ttabs and\n\nblank lines ", "<|im_start|>user\nnaïve café, 数学 ∑<|im_end|>\n",
+           "Wait</think>\n\nThe answer is 4<|im_end|>"]
+
+
+def test_the_vllm_engine_tokenizes_a_text_prompt_as_vllm_does(vllm_text_engine):
+    from vllm import SamplingParams
+
+    engine = vllm_text_engine
+    assert engine._tokenize is not None, "this vLLM has the renderer the engine tokenizes prompts with"
+    raw = engine.llm.generate(PROMPTS, SamplingParams(max_tokens=1), use_tqdm=False)
+    assert [engine._tokenize(p) for p in PROMPTS] == [list(r.prompt_token_ids) for r in raw]
+
+
+def test_the_vllm_engine_generates_what_llm_generate_does_from_the_text(vllm_text_engine):
+    """Prompts go in as token ids, tokenized once per prompt for all its samples: the tokens are those of
+    `LLM.generate` on the text, sample by sample."""
+    engine = vllm_text_engine
+    requests = [EngineRequest(prompt, seed, 12) for prompt in PROMPTS for seed in (1, 2, 3)]
+    sampling = SamplingSettings(temperature=1.0)
+    ours = engine.generate(requests, sampling)
+    raw = engine.llm.generate([r.prompt for r in requests],
+                              [engine._params(r, vllm_sampling_args(sampling)) for r in requests], use_tqdm=False)
+    assert [o.token_ids for o in ours] == [list(r.outputs[0].token_ids) for r in raw]
+    assert [o.prompt_ids for o in ours] == [list(r.prompt_token_ids) for r in raw]
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_an_answer_phase_continues_from_the_thoughts_token_ids(engine_name, request):
+    engine = request.getfixturevalue(engine_name)
+    settings = GenerationSettings(mode="slow", budget=16, budget_policy="force", answer_budget=6)
+    jobs = _jobs(_prompt(True), 8, 2)
+    firsts = engine.generate(phase_one_requests(jobs, settings), settings.sampling)
+    forcing = engine.tokenizer.encode(forcing_text(settings), add_special_tokens=False)
+    seen = set()
+    for job, first in zip(jobs, firsts):
+        following = continuation(job, first, settings)
+        if following is None:
+            continue
+        seen.add(following[1])
+        answer = continuation_request(job, first, following, settings, engine.tokenizer)
+        assert first.prompt_ids and answer.prompt == job.prompt + following[0]
+        assert answer.prompt_ids == first.prompt_ids + first.token_ids + (forcing if following[1] else [])
+    assert seen == {True, False}, "the jobs should have both a forced and a closed thought"
+
+
+def test_an_engine_that_says_no_prompt_ids_continues_from_the_text():
+    """A server engine does not say which tokens it made of the prompt: the answer goes as text."""
+    settings = GenerationSettings(mode="slow", budget=4, budget_policy="force")
+    job = Job("t", "q", 0, "PROMPT", 3)
+    first = EngineOutput(token_ids=[5, 6, 7, 8], text="a b c d", finish_reason="length", stopped_on=None,
+                         prompt_tokens=3)
+    following = continuation(job, first, settings)
+    answer = continuation_request(job, first, following, settings, tokenizer=None)
+    assert answer.prompt_ids is None and answer.prompt == "PROMPT" + "a b c d" + forcing_text(settings)
+    assert answer.seed == 4 and answer.max_tokens == settings.answer_budget

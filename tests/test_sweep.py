@@ -105,6 +105,30 @@ def test_the_cache_survives_a_restart(engine, tmp_path):
     assert reopened.take_usage()["engine_generated_tokens"] == 0
 
 
+def test_an_answer_phase_from_token_ids_is_cached_apart_from_one_from_text(engine, tmp_path):
+    """A continuation from a thought's tokens and one from its text are other requests (they can differ), so the
+    cache keys them apart; a cache written before outputs carried their prompt's ids is still read."""
+    prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    sampling = SamplingSettings(temperature=1.0)
+    shared = SharedBudgetEngine(engine, tmp_path / "cache.jsonl")
+    first = shared.generate([EngineRequest(prompt, 5, 30)], sampling)[0]
+    assert first.prompt_ids == engine._tokenize(prompt)  # the ids the engine fed, kept with the output
+    text_only = EngineRequest(prompt + first.text, 6, 10)
+    with_ids = EngineRequest(prompt + first.text, 6, 10, prompt_ids=first.prompt_ids + first.token_ids)
+    shared.generate([text_only], sampling)
+    shared.take_usage()
+    shared.generate([with_ids], sampling)
+    assert shared.take_usage()["engine_generated_tokens"] > 0, "the text continuation was served for the ids one"
+    rows = [json.loads(line) for line in (tmp_path / "cache.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["output"].pop("prompt_ids")  # as an older version wrote it
+    (tmp_path / "old.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    reopened = SharedBudgetEngine(engine, tmp_path / "old.jsonl")
+    served = reopened.generate([EngineRequest(prompt, 5, 20)], sampling)[0]
+    assert reopened.take_usage()["engine_generated_tokens"] == 0 and served.prompt_ids is None
+    assert served.token_ids == first.token_ids[:20]
+
+
 @pytest.mark.slow
 def test_cap_sweep_equals_direct_runs_token_for_token(engine, model_dir, tmp_path):
     config = base_config(model_dir)

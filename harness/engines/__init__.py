@@ -30,6 +30,9 @@ class EngineRequest:
     max_tokens: int
     images: list[Any] = field(default_factory=list)
     stop: list[str] = field(default_factory=list)
+    # The prompt as token ids, when they are known (an answer phase continues from the very tokens of its
+    # thought). An engine that takes token ids feeds these; the others, and every cache key, read `prompt`.
+    prompt_ids: list[int] | None = None
 
 
 @dataclass
@@ -39,6 +42,9 @@ class EngineOutput:
     finish_reason: str  # "stop" (EOS or a stop string) | "length"
     stopped_on: str | None  # the stop string that ended it, if any
     prompt_tokens: int
+    # The token ids the engine made of a text prompt, when it can say (None when the request brought its own
+    # ids, or when the engine is a server that does not tell).
+    prompt_ids: list[int] | None = None
 
 
 class EngineError(RuntimeError):

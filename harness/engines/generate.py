@@ -4,7 +4,9 @@
 - force: phase 1 thinks for at most `budget` tokens and stops at `</think>`. If the budget ran out,
          the thought is cut, an optional early-stop phrase and `</think>` are inserted (`forced`), and
          phase 2 generates the answer with its own `answer_budget`. A thought that ended by itself is
-         continued into its answer the same way, unforced.
+         continued into its answer the same way, unforced. Phase 2 continues from phase 1's very token
+         ids where the engine takes ids (vLLM, transformers, their data-parallel replicas), and from its
+         text where it takes text only (a server, Ray).
 Think/answer token counts come from the position of `</think>` in the generated tokens.
 
 Generation streams (`stream_generations`): each job's first request goes to the engine's feed, each
@@ -98,18 +100,35 @@ def phase_one_requests(jobs: list[Job], settings: GenerationSettings) -> list[En
     return [EngineRequest(job.prompt, job.seed, settings.budget, job.images, stop=[THINK_CLOSE]) for job in jobs]
 
 
+def forcing_text(settings: GenerationSettings) -> str:
+    """What closes a thought cut at the budget: the early-stop phrase and `</think>`."""
+    return settings.early_stop + THINK_CLOSE + "\n\n"
+
+
 def continuation(job: Job, first: EngineOutput, settings: GenerationSettings) -> tuple[str, bool] | None:
     """(the thought to continue from, forced?) after phase 1; None when the turn ended inside the thought."""
     if first.stopped_on == THINK_CLOSE or first.text.endswith(THINK_CLOSE):
         return first.text, False
     if first.finish_reason == "length":
-        return first.text + settings.early_stop + THINK_CLOSE + "\n\n", True
+        return first.text + forcing_text(settings), True
     return None  # the model ended its turn without closing the thought: all of it was thinking
 
 
-def continuation_request(job: Job, thought: str, settings: GenerationSettings) -> EngineRequest:
-    """The answer phase: the prompt and the (closed) thought, with its own seed and `answer_budget`."""
-    return EngineRequest(job.prompt + thought, job.seed + 1, settings.answer_budget, job.images)
+def continuation_request(job: Job, first: EngineOutput, following: tuple[str, bool], settings: GenerationSettings,
+                         tokenizer: Any) -> EngineRequest:
+    """The answer phase: the prompt and the (closed) thought, with its own seed and `answer_budget`.
+
+    Where the engine said which tokens it made of the prompt, the request also carries the prompt's and the
+    thought's very token ids (and the forcing text's), so the answer continues from the tokens the model
+    drew -- not from a re-tokenization of their text, which can split differently -- and the engine's prefix
+    cache holds all of it."""
+    thought, forced = following
+    ids = None
+    if first.prompt_ids is not None:
+        ids = list(first.prompt_ids) + list(first.token_ids)
+        if forced:
+            ids += tokenizer.encode(forcing_text(settings), add_special_tokens=False)
+    return EngineRequest(job.prompt + thought, job.seed + 1, settings.answer_budget, job.images, prompt_ids=ids)
 
 
 def first_request(job: Job, settings: GenerationSettings) -> EngineRequest:
@@ -151,7 +170,7 @@ def stream_generations(engine: Engine, jobs: list[Job], settings: GenerationSett
             following = continuation(job, output, settings)
             if following is not None:
                 firsts[index] = (output, *following)
-                feed.push_front((index, 2), continuation_request(job, following[0], settings))
+                feed.push_front((index, 2), continuation_request(job, output, following, settings, engine.tokenizer))
                 continue
             generation = _generation(job, output.text, output.token_ids, output.finish_reason, False,
                                      len(output.token_ids), 0, output.prompt_tokens)

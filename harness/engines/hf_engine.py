@@ -65,6 +65,9 @@ class HFEngine(Engine):
             if self.processor is None:
                 raise ValueError("this model has no image processor, but the request carries images")
             return _qwen_vl_inputs(self.tokenizer, self.processor, request.prompt, request.images)
+        if request.prompt_ids is not None:
+            ids = torch.tensor([request.prompt_ids])
+            return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
         return self.tokenizer(request.prompt, return_tensors="pt", add_special_tokens=False)
 
     def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
@@ -92,9 +95,11 @@ class HFEngine(Engine):
             eos_token_id=sorted(self.eos_ids),
             pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else sorted(self.eos_ids)[0],
         )
-        return self._output(generated[0, prompt_len:].tolist(), request, prompt_len)
+        prompt_ids = None if request.prompt_ids is not None or request.images else inputs["input_ids"][0].tolist()
+        return self._output(generated[0, prompt_len:].tolist(), request, prompt_len, prompt_ids)
 
-    def _output(self, token_ids: list[int], request: EngineRequest, prompt_len: int) -> EngineOutput:
+    def _output(self, token_ids: list[int], request: EngineRequest, prompt_len: int,
+                prompt_ids: list[int] | None = None) -> EngineOutput:
         ended_by_eos = bool(token_ids) and token_ids[-1] in self.eos_ids
         visible = token_ids[:-1] if ended_by_eos else token_ids
         text = self.tokenizer.decode(visible, skip_special_tokens=False, clean_up_tokenization_spaces=False)
@@ -106,7 +111,7 @@ class HFEngine(Engine):
                 break
         finish = "stop" if (ended_by_eos or stopped_on) else ("length" if len(token_ids) >= request.max_tokens else "stop")
         return EngineOutput(token_ids=token_ids, text=text, finish_reason=finish, stopped_on=stopped_on,
-                            prompt_tokens=prompt_len)
+                            prompt_tokens=prompt_len, prompt_ids=prompt_ids)
 
     def close(self) -> None:
         del self.model

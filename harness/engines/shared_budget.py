@@ -62,17 +62,21 @@ def truncate_output(output: EngineOutput, max_tokens: int, tokenizer: Any, engin
     else:
         text = stream_text(tokenizer, ids)
     return EngineOutput(token_ids=ids, text=text, finish_reason="length", stopped_on=None,
-                        prompt_tokens=output.prompt_tokens)
+                        prompt_tokens=output.prompt_tokens, prompt_ids=output.prompt_ids)
 
 
 def request_key(request: EngineRequest, sampling: SamplingSettings) -> str:
-    """What decides a generation's tokens, apart from its max token count: every sampling field included."""
+    """What decides a generation's tokens, apart from its max token count: every sampling field included, and
+    the prompt's token ids where the request brings them (an answer phase continuing from its thought's tokens
+    is another request than one continuing from their text)."""
     settings = dataclasses.asdict(sampling)
     settings["banned_token_ids"] = hashlib.sha256(json.dumps(sorted(sampling.banned_token_ids)).encode()).hexdigest()
     images = [hashlib.sha256(image.tobytes()).hexdigest() if hasattr(image, "tobytes") else None
               for image in request.images]
-    payload = json.dumps([request.prompt, request.seed, list(request.stop), images, settings], sort_keys=True,
-                         default=str)
+    fields: list[Any] = [request.prompt, request.seed, list(request.stop), images, settings]
+    if request.prompt_ids is not None:
+        fields.append(hashlib.sha256(json.dumps(request.prompt_ids).encode()).hexdigest())
+    payload = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

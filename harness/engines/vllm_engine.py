@@ -4,6 +4,8 @@ Requests go in through `LLM.enqueue` as the scheduler has room (a window of a fe
 capacity, so it never runs dry and memory stays bounded) and come out of `LLMEngine.step()` the moment
 each finishes; nothing waits for a batch's slowest request. One request per (item, sample) with its own
 seed keeps every sample reproducible on its own; prefix caching makes the shared prompt cost nothing.
+A text prompt is tokenized once for all its samples, by vLLM's own renderer, and goes in as token ids;
+a request that brings its ids (an answer phase continuing its thought) goes in with them.
 
 `deterministic=True` makes the outputs independent of which requests share a batch, so a resumed run
 gives the tokens an uninterrupted one gives: with vLLM's batch-invariant kernels on an NVIDIA GPU of
@@ -14,7 +16,7 @@ without prefix caching (slow, but exact).
 from __future__ import annotations
 
 import os
-from typing import Any, Hashable, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 from harness.config import SamplingSettings
 from harness.engines import Engine, EngineOutput, EngineRequest, Feed
@@ -22,6 +24,17 @@ from harness.engines.common import end_of_turn_texts, has_cuda, strip_end_of_tur
     vllm_sampling_args
 
 WINDOW_PER_SLOT = 4  # requests in flight per scheduler slot: enough queued that a finished one is replaced at once
+
+
+def text_tokenizer(llm: Any) -> Callable[[str], list[int]] | None:
+    """The token ids vLLM itself makes of a text prompt (its renderer, with the defaults `LLM.generate`
+    uses), for a text-only model; None where this vLLM has no such renderer (prompts then go as text)."""
+    renderer = getattr(llm, "renderer", None)
+    if renderer is None or getattr(renderer, "mm_processor", None) is not None or \
+            not hasattr(renderer, "tokenize_prompt") or not hasattr(renderer, "default_cmpl_tok_params"):
+        return None
+    params = renderer.default_cmpl_tok_params
+    return lambda text: renderer.tokenize_prompt({"prompt": text}, params)["prompt_token_ids"]
 
 
 def external_id(request_id: str) -> str:
@@ -73,12 +86,22 @@ class VLLMEngine(Engine):
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
         scheduler = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "scheduler_config", None)
         self.window = max(1, WINDOW_PER_SLOT * int(getattr(scheduler, "max_num_seqs", 0) or 64))
+        self._tokenize = text_tokenizer(self.llm)
 
-    def _prompt(self, request: EngineRequest) -> dict[str, Any]:
-        prompt: dict[str, Any] = {"prompt": request.prompt}
+    def _prompt(self, request: EngineRequest, last: dict[str, list[int]]) -> dict[str, Any]:
+        """What `enqueue` gets: token ids where the request has them or the text can be tokenized once for
+        all its samples (`last` holds the latest text tokenized: a job's samples come one after another)."""
         if request.images:
-            prompt["multi_modal_data"] = {"image": request.images if len(request.images) > 1 else request.images[0]}
-        return prompt
+            images = request.images if len(request.images) > 1 else request.images[0]
+            return {"prompt": request.prompt, "multi_modal_data": {"image": images}}
+        if request.prompt_ids is not None:
+            return {"prompt_token_ids": request.prompt_ids}
+        if self._tokenize is None:
+            return {"prompt": request.prompt}
+        if request.prompt not in last:
+            last.clear()
+            last[request.prompt] = self._tokenize(request.prompt)
+        return {"prompt_token_ids": last[request.prompt]}
 
     def _params(self, request: EngineRequest, sampling: dict[str, Any]) -> Any:
         from vllm import SamplingParams
@@ -91,13 +114,14 @@ class VLLMEngine(Engine):
         engine = self.llm.llm_engine
         arguments = vllm_sampling_args(sampling)
         in_flight: dict[str, tuple[Hashable, EngineRequest]] = {}
+        last: dict[str, list[int]] = {}
         try:
             while True:
                 batch = []
                 while len(in_flight) + len(batch) < self.window and (item := feed.pull()) is not None:
                     batch.append(item)
                 if batch:
-                    ids = self.llm.enqueue([self._prompt(r) for _, r in batch],
+                    ids = self.llm.enqueue([self._prompt(r, last) for _, r in batch],
                                            [self._params(r, arguments) for _, r in batch], use_tqdm=False)
                     # enqueue returns the engine's internal ids ("7-1a2b3c4d"); outputs carry the request's own ("7")
                     in_flight.update((external_id(rid), item) for rid, item in zip(ids, batch))
@@ -106,12 +130,12 @@ class VLLMEngine(Engine):
                 for result in engine.step():
                     if result.finished and result.request_id in in_flight:
                         tag, request = in_flight.pop(result.request_id)
-                        yield tag, self._output(result)
+                        yield tag, self._output(result, request)
         finally:
             if in_flight:  # the consumer stopped early (an error, a kill signal): leave the engine clean
                 engine.abort_request(list(in_flight), internal=False)
 
-    def _output(self, result: Any) -> EngineOutput:
+    def _output(self, result: Any, request: EngineRequest) -> EngineOutput:
         completion = result.outputs[0]
         stopped_on = completion.stop_reason if isinstance(completion.stop_reason, str) else None
         text = completion.text
@@ -119,7 +143,9 @@ class VLLMEngine(Engine):
             text = strip_end_of_turn(text, self.eos_texts)
         return EngineOutput(token_ids=list(completion.token_ids), text=text,
                             finish_reason="length" if completion.finish_reason == "length" else "stop",
-                            stopped_on=stopped_on, prompt_tokens=len(result.prompt_token_ids or []))
+                            stopped_on=stopped_on, prompt_tokens=len(result.prompt_token_ids or []),
+                            prompt_ids=None if request.prompt_ids is not None or request.images else
+                            result.prompt_token_ids)
 
     def close(self) -> None:
         del self.llm
