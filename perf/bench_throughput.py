@@ -28,6 +28,7 @@ import argparse
 import dataclasses
 import json
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -132,14 +133,41 @@ def warm_up(engine: Any, jobs: list[Any], config: Any, raw: Any, out: Path) -> N
     harness_run(engine, short, out)
 
 
-def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int, root: Path) -> dict[str, Any]:
+class StepCounter:
+    """Counts the engine's scheduler steps (`LLMEngine.step` calls), for both sides alike. Unlike time, the count
+    is the same whatever else the machine does; on a GPU, where a decoding step costs about the same at any batch
+    size, fewer steps for the same tokens is less device time."""
+
+    def __init__(self, llm_engine: Any) -> None:
+        self.count = 0
+        step = llm_engine.step
+
+        def counted() -> Any:
+            self.count += 1
+            return step()
+
+        llm_engine.step = counted
+
+    def around(self, side: Any, steps: list[int]) -> Any:
+        def run(index: int) -> Any:
+            start = self.count
+            result = side(index)
+            steps.append(self.count - start)
+            return result
+        return run
+
+
+def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int, root: Path,
+                   counter: StepCounter) -> dict[str, Any]:
     config = dataclasses.replace(base, budget_policy=policy)
     jobs = run_jobs(engine, config)
     raw = raw_cap if policy == "cap" else raw_two_call_force
     raw_name = "raw LLM.generate" if policy == "cap" else "raw two-call force"
     harness_name = "harness run" if policy == "cap" else "harness run, pipelined force"
-    sides = {raw_name: lambda index: raw(engine.llm, jobs, config),
-             harness_name: lambda index: harness_run(engine, config, root / f"{policy}-{index}")}
+    steps: dict[str, list[int]] = {raw_name: [], harness_name: []}
+    sides = {raw_name: counter.around(lambda index: raw(engine.llm, jobs, config), steps[raw_name]),
+             harness_name: counter.around(lambda index: harness_run(engine, config, root / f"{policy}-{index}"),
+                                          steps[harness_name])}
     for index in range(warmup):
         warm_up(engine, jobs, config, raw, root / f"{policy}-warmup-{index}")
     record = alternate(sides, rounds, label=f"{policy} ", before=engine.llm.reset_prefix_cache)
@@ -155,7 +183,9 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
     print(f"\n== {policy}: {len(jobs)} requests, {total:,} generated tokens, the same on both sides in every round")
     print(describe(root / f"{policy}-0", policy))
     print(ratio_table(record, raw_name, TARGETS[policy], total))
-    return {"requests": len(jobs), "tokens": total, **{name: {"wall": e["wall"], "cpu": e["cpu"]}
+    print("engine steps per round: " + "; ".join(f"{name} {statistics.median(counts):.0f}"
+                                                 for name, counts in steps.items()))
+    return {"requests": len(jobs), "tokens": total, **{name: {"wall": e["wall"], "cpu": e["cpu"], "steps": steps[name]}
                                                         for name, e in record.items()}}
 
 
@@ -168,6 +198,9 @@ def main() -> None:
                         help=f"untimed rounds first, at a budget of {WARMUP_BUDGET} (default 1)")
     parser.add_argument("--policies", default="cap,force")
     parser.add_argument("--max-model-len", type=int, default=4096)
+    parser.add_argument("--kv-blocks", type=int,
+                        help="the engine's KV cache in blocks (vLLM num_gpu_blocks_override): a cache holding a few "
+                             "percent of the workload's tokens, as on a GPU at user scale, instead of all of them")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -176,12 +209,16 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     model, benchmark = workload(args, root)
-    engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=args.max_model_len)
+    engine_args = {"num_gpu_blocks_override": args.kv_blocks} if args.kv_blocks else None
+    engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=args.max_model_len, engine_args=engine_args)
     base = RunConfig(model=model, benchmarks=[str(benchmark)], data_dir=str(benchmark.parent), samples=args.samples,
                      mode="slow", budget=args.budget, answer_budget=args.answer_budget, dtype="float32", seed=2)
+    cache = engine.llm.llm_engine.vllm_config.cache_config
+    print(f"KV cache: {cache.num_gpu_blocks} blocks of {cache.block_size} tokens")
     print(f"model {model}  budget {args.budget}  samples {args.samples}  rounds {args.rounds}  "
           f"machine load average {os.getloadavg()[0]:.1f}")
-    figures = {policy: compare_policy(engine, base, policy, args.rounds, args.warmup_rounds, root)
+    counter = StepCounter(engine.llm.llm_engine)
+    figures = {policy: compare_policy(engine, base, policy, args.rounds, args.warmup_rounds, root, counter)
                for policy in args.policies.split(",")}
     print(f"machine load average at the end {os.getloadavg()[0]:.1f}")
     engine.close()
