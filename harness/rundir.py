@@ -836,7 +836,7 @@ def merge_shards(paths: list[str | Path], out: str | Path) -> tuple[Path, list[d
     shards' invocations (for its throughput block: the shards ran side by side)."""
     shards = check_shards([Path(p) for p in paths])
     target = RunDir(out)
-    if target.path.exists() and any(target.path.iterdir()):
+    if target.path.exists() and any(p.name != LOCK_NAME for p in target.path.iterdir()):
         raise MergeError(f"{target.path} is not empty: merge into a new directory")
     count = len(shards)
     manifest = shards[0].manifest()

@@ -247,3 +247,15 @@ def test_an_engine_that_says_no_prompt_ids_continues_from_the_text():
     answer = continuation_request(job, first, following, settings, tokenizer=None)
     assert answer.prompt_ids is None and answer.prompt == "PROMPT" + "a b c d" + forcing_text(settings)
     assert answer.seed == 4 and answer.max_tokens == settings.answer_budget
+
+
+def test_think_tokens_run_to_just_past_the_last_think_close(hf_text_engine):
+    from harness.engines.generate import count_think_tokens
+
+    tokenizer = hf_text_engine.tokenizer
+    close = tokenizer.convert_tokens_to_ids(THINK_CLOSE)
+    other = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    ids = [other, close, other, other, close, other]
+    text = tokenizer.decode(ids, skip_special_tokens=False)
+    assert count_think_tokens(ids, text, tokenizer) == 5
+    assert count_think_tokens([other, other], tokenizer.decode([other, other]), tokenizer) == 2  # never closed

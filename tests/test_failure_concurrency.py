@@ -154,3 +154,35 @@ def test_one_process_cannot_hold_a_directory_twice(tmp_path):
                 pass
     with RunDir(tmp_path).lock("after"):
         pass
+
+
+def test_a_merge_into_a_directory_another_process_holds_writes_nothing(tmp_path):
+    from harness.runner import merge
+
+    out = tmp_path / "merged"
+    holder = textwrap.dedent("""
+        import sys, time
+        from harness.rundir import RunDir
+        with RunDir(sys.argv[1]).lock("another merge"):
+            print("held", flush=True)
+            time.sleep(120)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", holder, str(out)], env=harness_env(), stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        with pytest.raises(RunDirError, match="in use by another harness process"):
+            merge([tmp_path / "shard-0", tmp_path / "shard-1"], out)
+        assert sorted(p.name for p in out.iterdir()) == [".lock"], "the refused merge wrote into the directory"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_refused_merge_leaves_no_directory_behind(tmp_path):
+    from harness.rundir import MergeError
+    from harness.runner import merge
+
+    with pytest.raises((MergeError, RunDirError)):
+        merge([tmp_path / "no-such-shard"], tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()

@@ -79,10 +79,8 @@ def count_think_tokens(token_ids: list[int], text: str, tokenizer: Any) -> int:
     if THINK_CLOSE not in text:
         return len(token_ids)
     end_ids = _think_close_ids(tokenizer)
-    if len(end_ids) == 1:
-        positions = [i for i, t in enumerate(token_ids) if t == end_ids[0]]
-        if positions:
-            return positions[-1] + 1
+    if len(end_ids) == 1 and end_ids[0] in token_ids:
+        return len(token_ids) - token_ids[::-1].index(end_ids[0])  # just past the last one
     # `</think>` spans several tokens: find the shortest prefix whose text contains the last one.
     target = text.count(THINK_CLOSE)
     low, high = 1, len(token_ids)
