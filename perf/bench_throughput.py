@@ -17,6 +17,10 @@ must produce the same tokens for every request (asserted). The default model is 
 spread from a few tokens to the budget, as a thinking model's do; the spread is printed. The model
 directory is built for the budget.
 
+Each side's engine steps (`LLMEngine.step` calls) are printed too: a count that no machine load moves.
+`--kv-blocks N` gives the engine a KV cache of N blocks, a few percent of the workload's tokens as on a
+GPU at user scale, instead of this machine's default (which holds every token of the run).
+
     python perf/bench_throughput.py                                     # long-tail, 1,000 requests, budget 256
     python perf/bench_throughput.py --requests 4000 --budget 1024      # full size
     python perf/bench_throughput.py --model default --requests 500 --samples 2 --budget 64 --answer-budget 32
