@@ -186,3 +186,29 @@ def test_a_refused_merge_leaves_no_directory_behind(tmp_path):
     with pytest.raises((MergeError, RunDirError)):
         merge([tmp_path / "no-such-shard"], tmp_path / "merged")
     assert not (tmp_path / "merged").exists()
+
+
+def test_a_sweep_into_a_directory_another_process_holds_reads_and_writes_nothing(tmp_path):
+    from harness.config import build_config
+    from harness.sweep import make_plan, run_sweep
+
+    out = tmp_path / "sweep"
+    holder = textwrap.dedent("""
+        import sys, time
+        from harness.rundir import RunDir
+        with RunDir(sys.argv[1]).lock("another sweep"):
+            print("held", flush=True)
+            time.sleep(120)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", holder, str(out)], env=harness_env(), stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        plan = make_plan(build_config({}, {"model": str(tmp_path / "no-model"), "benchmarks": ["sample"]}), "slow",
+                         [8, 16], "cap", out)
+        with pytest.raises(RunDirError, match="in use by another harness process"):
+            run_sweep(plan, progress=False)  # refused before any model would load
+        assert sorted(p.name for p in out.iterdir()) == [".lock"], "the refused sweep wrote into the directory"
+    finally:
+        process.kill()
+        process.wait()
