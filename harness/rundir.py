@@ -398,7 +398,10 @@ class RunDir:
         POSIX record lock (`lockf`), which -- unlike `flock` -- a forked child does not inherit: an engine's
         worker that outlives a killed run (vLLM forks its engine core by default) does not hold the directory.
         Record locks do not exclude within one process, so a process also refuses a directory it holds.
+        A directory the lock made and nothing else wrote into (a command refused before its first write) is
+        removed again on release.
         """
+        created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         lock_path = self.path / LOCK_NAME
         key = lock_path.resolve()
@@ -433,8 +436,11 @@ class RunDir:
             _HELD.discard(key)
             try:
                 handle.truncate(0)
+                if created and [p.name for p in self.path.iterdir()] == [LOCK_NAME]:
+                    lock_path.unlink()  # still held: nobody can take the lock of a directory being removed
+                    self.path.rmdir()
             except OSError:
-                pass  # the holder's note stays; the lock itself goes with the handle
+                pass  # the holder's note (or the empty directory) stays; the lock itself goes with the handle
             handle.close()  # closing releases the record lock
 
     def invocations(self) -> list[dict[str, Any]]:

@@ -299,21 +299,13 @@ def merge(shards: list[str | Path], out: str | Path) -> Path:
     """`harness merge`: the shards' files joined into one run directory, scored and summarised, all of it
     under the directory's lock (a second merge into the same directory is refused before anything is written)."""
     from harness.metrics.summary import write_summary
-    from harness.rundir import LOCK_NAME, merge_shards
+    from harness.rundir import merge_shards
     from harness.verify.scoring import score_run
 
-    target = RunDir(out)
-    created = not target.path.exists()
-    try:
-        with target.lock("harness merge"):
-            path, invocations = merge_shards(shards, out)
-            score_run(RunDir(path))
-            write_summary(path, invocations=invocations)
-    except BaseException:
-        if created and target.path.is_dir() and [p.name for p in target.path.iterdir()] == [LOCK_NAME]:
-            (target.path / LOCK_NAME).unlink()
-            target.path.rmdir()  # a refused merge leaves no directory it made
-        raise
+    with RunDir(out).lock("harness merge"):
+        path, invocations = merge_shards(shards, out)
+        score_run(RunDir(path))
+        write_summary(path, invocations=invocations)
     return path
 
 

@@ -107,64 +107,69 @@ def make_plan(base: RunConfig, modes: str | list[str], budgets: str | list[int],
 
 def run_sweep(plan: SweepPlan, engine: Any = None, progress: bool = True, verbose: bool = False) -> Path:
     """Run every (mode, budget) of the plan, sharing generation; returns the sweep directory."""
-    from harness.runner import prepare, run
-    from harness.verify import Verifier
-
     started = time.perf_counter()
     # The sweep directory is held for the whole sweep: a second sweep into it (its cache files, its index) is
     # refused before anything is read or written.
     with RunDir(plan.out).lock("harness sweep"):
-        plan.out.mkdir(parents=True, exist_ok=True)
-        index_path = plan.out / INDEX_NAME
-        previous = read_json(index_path) if index_path.exists() else {}
-        _check_index(previous, plan, index_path)
-        owned = engine is None
-        load_s = 0.0
-        largest = plan.budgets[-1]
-        entries: list[dict[str, Any]] = []
-        prefetched: list[dict[str, Any]] = []
-        invocation_tokens = 0
-        with EngineLog(plan.out / "engine.log", verbose):
-            if owned:
-                load_started = time.perf_counter()
-                engine = _create_engine(plan, prepare(plan.base))
-                load_s = time.perf_counter() - load_started
-            # One verifier for every run: its math-verify workers start once, and an answer extracted at
-            # several budgets is compared once.
-            verifier = Verifier(unfinished=plan.base.unfinished)
-            try:
-                for mode in plan.modes:
-                    shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
-                    # The largest budget first: every smaller one is then (mostly) served from its tokens.
-                    for position, budget in enumerate([largest] + plan.budgets[:-1]):
-                        if position == 1 and plan.policy_for(mode) == "force":  # the largest is done, the rest to come
-                            prefetched.append(prefetch_answers(plan, mode, shared))
-                        config = plan.run_config(mode, budget)
-                        run_started = time.perf_counter()
-                        path = run(config, progress=progress and position == 0, engine=shared, verifier=verifier)
-                        usage = _throughput(path)
-                        _annotate_manifest(path, plan, mode, budget, largest)
-                        entries.append({
-                            "mode": mode, "budget": budget, "budget_policy": config.budget_policy,
-                            "dir": path.name, "shared_from_budget": None if budget == largest else largest,
-                            "generated_tokens": usage.get("generated_tokens", 0),
-                            "engine_generated_tokens": usage.get("engine_generated_tokens", 0),
-                            "wall_s": time.perf_counter() - run_started,
-                            "results": _results(path),
-                        })
-                        if progress:
-                            print(f"sweep: {mode} budget {budget} ({config.budget_policy}) -> {path}", file=console())
-                    invocation_tokens += shared.lifetime_generated_tokens
-            finally:
-                verifier.close()
-                if owned and engine is not None:
-                    engine.close()
-        index = _index(plan, entries, previous, invocation_tokens, load_s, time.perf_counter() - started, prefetched)
-        write_json_atomic(index_path, index)
+        index = _sweep(plan, engine, progress, verbose, started)
     if progress:
         print(format_index(index), file=console())
         print(f"sweep directory: {plan.out}", file=console())
     return plan.out
+
+
+def _sweep(plan: SweepPlan, engine: Any, progress: bool, verbose: bool, started: float) -> dict[str, Any]:
+    """`run_sweep`'s work, under the sweep directory's lock; returns the index written."""
+    from harness.runner import prepare, run
+    from harness.verify import Verifier
+
+    index_path = plan.out / INDEX_NAME
+    previous = read_json(index_path) if index_path.exists() else {}
+    _check_index(previous, plan, index_path)
+    owned = engine is None
+    load_s = 0.0
+    largest = plan.budgets[-1]
+    entries: list[dict[str, Any]] = []
+    prefetched: list[dict[str, Any]] = []
+    invocation_tokens = 0
+    with EngineLog(plan.out / "engine.log", verbose):
+        if owned:
+            load_started = time.perf_counter()
+            engine = _create_engine(plan, prepare(plan.base))
+            load_s = time.perf_counter() - load_started
+        # One verifier for every run: its math-verify workers start once, and an answer extracted at
+        # several budgets is compared once.
+        verifier = Verifier(unfinished=plan.base.unfinished)
+        try:
+            for mode in plan.modes:
+                shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
+                # The largest budget first: every smaller one is then (mostly) served from its tokens.
+                for position, budget in enumerate([largest] + plan.budgets[:-1]):
+                    if position == 1 and plan.policy_for(mode) == "force":  # the largest is done, the rest to come
+                        prefetched.append(prefetch_answers(plan, mode, shared))
+                    config = plan.run_config(mode, budget)
+                    run_started = time.perf_counter()
+                    path = run(config, progress=progress and position == 0, engine=shared, verifier=verifier)
+                    usage = _throughput(path)
+                    _annotate_manifest(path, plan, mode, budget, largest)
+                    entries.append({
+                        "mode": mode, "budget": budget, "budget_policy": config.budget_policy,
+                        "dir": path.name, "shared_from_budget": None if budget == largest else largest,
+                        "generated_tokens": usage.get("generated_tokens", 0),
+                        "engine_generated_tokens": usage.get("engine_generated_tokens", 0),
+                        "wall_s": time.perf_counter() - run_started,
+                        "results": _results(path),
+                    })
+                    if progress:
+                        print(f"sweep: {mode} budget {budget} ({config.budget_policy}) -> {path}", file=console())
+                invocation_tokens += shared.lifetime_generated_tokens
+        finally:
+            verifier.close()
+            if owned and engine is not None:
+                engine.close()
+    index = _index(plan, entries, previous, invocation_tokens, load_s, time.perf_counter() - started, prefetched)
+    write_json_atomic(index_path, index)
+    return index
 
 
 def _create_engine(plan: SweepPlan, prepared: Any) -> Any:

@@ -8,6 +8,7 @@ exactly as long as the test needs, with no race against the clock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from failure_fixtures import error_line, harness, harness_env, snapshot, start_harness
@@ -156,27 +158,35 @@ def test_one_process_cannot_hold_a_directory_twice(tmp_path):
         pass
 
 
+
+@contextlib.contextmanager
+def held_by_another_process(path: Path) -> Iterator[None]:
+    """`path` locked, for as long as the block runs, by a second harness process."""
+    holder = textwrap.dedent("""
+        import sys, time
+        from harness.rundir import RunDir
+        with RunDir(sys.argv[1]).lock("another command"):
+            print("held", flush=True)
+            time.sleep(120)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", holder, str(path)], env=harness_env(), stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        yield
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_a_merge_into_a_directory_another_process_holds_writes_nothing(tmp_path):
     from harness.runner import merge
 
     out = tmp_path / "merged"
-    holder = textwrap.dedent("""
-        import sys, time
-        from harness.rundir import RunDir
-        with RunDir(sys.argv[1]).lock("another merge"):
-            print("held", flush=True)
-            time.sleep(120)
-    """)
-    process = subprocess.Popen([sys.executable, "-c", holder, str(out)], env=harness_env(), stdout=subprocess.PIPE,
-                               text=True)
-    try:
-        assert process.stdout.readline().strip() == "held"
+    with held_by_another_process(out):
         with pytest.raises(RunDirError, match="in use by another harness process"):
             merge([tmp_path / "shard-0", tmp_path / "shard-1"], out)
         assert sorted(p.name for p in out.iterdir()) == [".lock"], "the refused merge wrote into the directory"
-    finally:
-        process.kill()
-        process.wait()
 
 
 def test_a_refused_merge_leaves_no_directory_behind(tmp_path):
@@ -193,22 +203,9 @@ def test_a_sweep_into_a_directory_another_process_holds_reads_and_writes_nothing
     from harness.sweep import make_plan, run_sweep
 
     out = tmp_path / "sweep"
-    holder = textwrap.dedent("""
-        import sys, time
-        from harness.rundir import RunDir
-        with RunDir(sys.argv[1]).lock("another sweep"):
-            print("held", flush=True)
-            time.sleep(120)
-    """)
-    process = subprocess.Popen([sys.executable, "-c", holder, str(out)], env=harness_env(), stdout=subprocess.PIPE,
-                               text=True)
-    try:
-        assert process.stdout.readline().strip() == "held"
-        plan = make_plan(build_config({}, {"model": str(tmp_path / "no-model"), "benchmarks": ["sample"]}), "slow",
-                         [8, 16], "cap", out)
+    plan = make_plan(build_config({}, {"model": str(tmp_path / "no-model"), "benchmarks": ["sample"]}), "slow",
+                     [8, 16], "cap", out)
+    with held_by_another_process(out):
         with pytest.raises(RunDirError, match="in use by another harness process"):
             run_sweep(plan, progress=False)  # refused before any model would load
         assert sorted(p.name for p in out.iterdir()) == [".lock"], "the refused sweep wrote into the directory"
-    finally:
-        process.kill()
-        process.wait()

@@ -15,6 +15,7 @@ without prefix caching (slow, but exact).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable, Hashable, Iterator
 
@@ -88,20 +89,16 @@ class VLLMEngine(Engine):
         self.window = max(1, WINDOW_PER_SLOT * int(getattr(scheduler, "max_num_seqs", 0) or 64))
         self._tokenize = text_tokenizer(self.llm)
 
-    def _prompt(self, request: EngineRequest, last: dict[str, list[int]]) -> dict[str, Any]:
-        """What `enqueue` gets: token ids where the request has them or the text can be tokenized once for
-        all its samples (`last` holds the latest text tokenized: a job's samples come one after another)."""
+    def _prompt(self, request: EngineRequest, tokenize: Callable[[str], list[int]] | None) -> dict[str, Any]:
+        """What `enqueue` gets: token ids where the request has them or vLLM's renderer can make them."""
         if request.images:
             images = request.images if len(request.images) > 1 else request.images[0]
             return {"prompt": request.prompt, "multi_modal_data": {"image": images}}
         if request.prompt_ids is not None:
             return {"prompt_token_ids": request.prompt_ids}
-        if self._tokenize is None:
+        if tokenize is None:
             return {"prompt": request.prompt}
-        if request.prompt not in last:
-            last.clear()
-            last[request.prompt] = self._tokenize(request.prompt)
-        return {"prompt_token_ids": last[request.prompt]}
+        return {"prompt_token_ids": tokenize(request.prompt)}
 
     def _params(self, request: EngineRequest, sampling: dict[str, Any]) -> Any:
         from vllm import SamplingParams
@@ -114,14 +111,15 @@ class VLLMEngine(Engine):
         engine = self.llm.llm_engine
         arguments = vllm_sampling_args(sampling)
         in_flight: dict[str, tuple[Hashable, EngineRequest]] = {}
-        last: dict[str, list[int]] = {}
+        # A job's samples come one after another with the same prompt: it is tokenized once for all of them.
+        tokenize = functools.lru_cache(maxsize=1)(self._tokenize) if self._tokenize else None
         try:
             while True:
                 batch = []
                 while len(in_flight) + len(batch) < self.window and (item := feed.pull()) is not None:
                     batch.append(item)
                 if batch:
-                    ids = self.llm.enqueue([self._prompt(r, last) for _, r in batch],
+                    ids = self.llm.enqueue([self._prompt(r, tokenize) for _, r in batch],
                                            [self._params(r, arguments) for _, r in batch], use_tqdm=False)
                     # enqueue returns the engine's internal ids ("7-1a2b3c4d"); outputs carry the request's own ("7")
                     in_flight.update((external_id(rid), item) for rid, item in zip(ids, batch))
