@@ -4,7 +4,9 @@ Every (item, sample) has its own seed, so the tokens a request draws do not depe
 count: a `cap` run at budget N is exactly the first N tokens of the run at the largest budget. A
 `force` run at N shares the same first phase: a thought that ended by itself before N is the same
 thought, and a thought cut at N is the first N tokens of the long one; only the answer phase after a
-forced `</think>` is new work (and prefix caching makes its shared prompt free).
+forced `</think>` is new work (and prefix caching makes its shared prompt free). That answer is queued
+during the largest budget's run, the moment the long thought ends (`answers_ahead`), as a run queues its
+own answer phases.
 
 This module does that sharing below the runner, as an engine wrapper
 (`harness.engines.shared_budget.SharedBudgetEngine`) that answers a request from a longer generation of the
@@ -27,9 +29,9 @@ from typing import Any
 
 from harness import __version__
 from harness.config import ConfigError, RunConfig, validate
-from harness.engines import EngineRequest
+from harness.engines import EngineOutput, EngineRequest
 from harness.engines.logs import EngineLog, console
-from harness.engines.shared_budget import SharedBudgetEngine, request_key
+from harness.engines.shared_budget import Derive, SharedBudgetEngine, request_key, truncate_output
 from harness.modes import MODES, think_opened
 from harness.rundir import INDEX_NAME, RunDir, read_json, write_json_atomic
 
@@ -144,8 +146,12 @@ def _sweep(plan: SweepPlan, engine: Any, progress: bool, verbose: bool, started:
             for mode in plan.modes:
                 shared = SharedBudgetEngine(engine, plan.out / CACHE_DIR / f"{mode}.jsonl")
                 # The largest budget first: every smaller one is then (mostly) served from its tokens.
+                forcing = plan.policy_for(mode) == "force"
                 for position, budget in enumerate([largest] + plan.budgets[:-1]):
-                    if position == 1 and plan.policy_for(mode) == "force":  # the largest is done, the rest to come
+                    if position == 0 and forcing:  # each smaller budget's answer, queued as the long thought ends
+                        shared.derive = answers_ahead(plan, mode, shared)
+                    if position == 1 and forcing:  # the largest is done, the rest to come
+                        shared.derive = None
                         prefetched.append(prefetch_answers(plan, mode, shared))
                     config = plan.run_config(mode, budget)
                     run_started = time.perf_counter()
@@ -196,18 +202,57 @@ def _throughput(path: Path) -> dict[str, Any]:
     return read_json(run_dir.summary_path).get("throughput", {}) if run_dir.summary_path.exists() else {}
 
 
-def prefetch_answers(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> dict[str, Any]:
-    """Generate the answer phase of every smaller `force` budget in a few large batches.
+def answers_ahead(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> Derive:
+    """What the largest budget's run of a `force` sweep generates ahead (`SharedBudgetEngine.derive`).
 
-    After the largest budget's run, every smaller budget's thinking is on hand; what each still needs
-    is the answer after each thought cut at its budget. Run one budget after another, these are small
-    batches (the cut thoughts of one budget); built here from the very requests a run makes
-    (`harness.runner.make_jobs`, `harness.engines.generate.continuation_request`) and generated together, they
-    fill the cache, and each budget's run then finds all its answers there.
+    The moment a thinking phase of the largest budget ends, its thought cut at each smaller budget it ran
+    past is on hand, and so is the answer request that budget's run will make after it: built here by the
+    very functions the runner uses (the phase-one lookup's truncation, `continuation`,
+    `continuation_request`), it is queued at once, while the thought is in the engine's prefix cache, as
+    a request's own answer phase is (`stream_generations`). A thought that ended by itself within a
+    budget is the same thought there, and its answer the largest run's own: nothing is queued for it.
+    """
+    from harness.engines.generate import Job, continuation, continuation_request
+    from harness.modes import THINK_CLOSE
+    from harness.runner import generation_settings, set_up
+
+    config = plan.run_config(mode, plan.budgets[0])
+    ban = set_up(config, shared).ban
+    largest = plan.budgets[-1]
+    smaller = [generation_settings(dataclasses.replace(config, budget=budget), ban) for budget in plan.budgets[:-1]]
+
+    def derive(request: EngineRequest, first: EngineOutput) -> list[EngineRequest]:
+        if request.max_tokens != largest or request.stop != [THINK_CLOSE]:
+            return []  # not a thinking phase of the largest budget
+        # The request carries what a job's answer request takes from the job: its prompt, seed and images.
+        job = Job("", "", 0, request.prompt, request.seed, request.images)
+        requests = []
+        for settings in smaller:
+            if settings.budget >= len(first.token_ids):
+                continue
+            cut = truncate_output(first, settings.budget, shared.tokenizer, shared.name)
+            following = continuation(job, cut, settings)
+            if following is not None:
+                requests.append(continuation_request(job, cut, following, settings, shared.tokenizer))
+        return requests
+
+    return derive
+
+
+def prefetch_answers(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> dict[str, Any]:
+    """Generate what the smaller `force` budgets' runs still lack of their answers, in one stream; say what
+    was generated ahead for them, during the largest run and here.
+
+    During the largest budget's run (`answers_ahead`) every answer whose thought that run generated is
+    queued as the thought ends; what is left is the answers of thoughts the run did not generate (a resumed
+    sweep whose largest run had finished before). Built here from the very requests a run makes
+    (`harness.runner.make_jobs`, `harness.engines.generate.continuation_request`) and generated together,
+    they fill the cache, and each smaller budget's run then finds all its answers there.
     """
     from harness.engines.generate import continuation, continuation_request, phase_one_requests
     from harness.runner import generation_settings, make_jobs, set_up
 
+    during = shared.take_ahead_usage()
     started = time.perf_counter()
     config = plan.run_config(mode, plan.budgets[0])
     setup = set_up(config, shared)
@@ -226,8 +271,10 @@ def prefetch_answers(plan: SweepPlan, mode: str, shared: SharedBudgetEngine) -> 
     requests = list(pending.values())
     shared.generate(requests, sampling)
     usage = shared.take_usage()
-    return {"mode": mode, "requests": len(requests), "engine_generated_tokens": usage["engine_generated_tokens"],
-            "engine_prompt_tokens": usage["engine_prompt_tokens"], "wall_s": time.perf_counter() - started}
+    return {"mode": mode, "requests": during["requests"] + len(requests),
+            "engine_generated_tokens": during["engine_generated_tokens"] + usage["engine_generated_tokens"],
+            "engine_prompt_tokens": during["engine_prompt_tokens"] + usage["engine_prompt_tokens"],
+            "during_largest_run": during, "wall_s": time.perf_counter() - started}
 
 
 def _results(path: Path) -> dict[str, Any]:

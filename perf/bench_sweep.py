@@ -6,6 +6,10 @@ generated tokens and wall time of each, and the ratios (target: sweep <= 1.25x t
 
     python perf/bench_sweep.py --model tiny --budgets 64,128,256,512,1024
     python perf/bench_sweep.py --model default --budgets 64,128,256,512,1024 --limit 16 --policy force
+    python perf/bench_sweep.py --model long-tail --items 250 --samples 4 --policy force   # 1,000 requests
+
+`--items N` replaces the sample benchmark's items with N text items written as a JSONL benchmark
+(as `perf/bench_throughput.py` does), for a sweep at user scale.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from perf.workload import CPU_ENGINE_ARGS, CPU_ENVIRONMENT, MODEL_CHOICES, bench_model  # noqa: E402
+from perf.workload import CPU_ENGINE_ARGS, CPU_ENVIRONMENT, MODEL_CHOICES, bench_model, \
+    write_text_benchmark  # noqa: E402
 
 for _key, _value in CPU_ENVIRONMENT.items():
     os.environ.setdefault(_key, _value)
@@ -38,6 +43,7 @@ def main() -> None:
     parser.add_argument("--mode", default="slow")
     parser.add_argument("--policy", default="cap", choices=["cap", "force"])
     parser.add_argument("--limit", type=int, default=24)
+    parser.add_argument("--items", type=int, help="N text items as a JSONL benchmark instead of the sample benchmark")
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--max-model-len", type=int, default=4096)
     args = parser.parse_args()
@@ -51,8 +57,12 @@ def main() -> None:
     budgets = sorted(int(b) for b in args.budgets.split(","))
     model = bench_model(args.model, root, budgets[-1])
     engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=args.max_model_len, engine_args=CPU_ENGINE_ARGS)
-    base = RunConfig(model=model, benchmarks=["sample"], limit=args.limit, samples=args.samples, mode=args.mode,
-                     budget_policy=args.policy, answer_budget=64, dtype="float32", seed=1)
+    data: dict[str, object] = {"benchmarks": ["sample"], "limit": args.limit}
+    if args.items:
+        benchmark = write_text_benchmark(root / "data", args.items)
+        data = {"benchmarks": [str(benchmark)], "data_dir": str(benchmark.parent)}
+    base = RunConfig(model=model, samples=args.samples, mode=args.mode, budget_policy=args.policy, answer_budget=64,
+                     dtype="float32", seed=1, **data)
 
     # Warm the engine (first-call costs) on a throwaway run, so the first measured run is not penalised.
     run(dataclasses.replace(base, budget=8, limit=2, out=str(root / "warmup")), progress=False, engine=engine)
@@ -84,7 +94,7 @@ def main() -> None:
     engine.close()
 
     print(f"model {model}  mode {args.mode}  policy {args.policy}  budgets {budgets}  "
-          f"items {args.limit} x {args.samples} samples")
+          f"items {args.items or args.limit} x {args.samples} samples")
     print(f"{'':28}{'generated tokens':>18}{'wall s':>10}")
     print(f"{'largest budget, one run*':28}{largest_tokens:>18}{largest_wall:>10.1f}")
     print(f"{'one run per budget':28}{independent_tokens:>18}{independent_wall:>10.1f}")
@@ -96,6 +106,11 @@ def main() -> None:
     print("* the faster of two identical runs, one before and one after the others")
     own = next(entry["wall_s"] for entry in index["runs"] if entry["budget"] == budgets[-1])
     print(f"sweep / its own largest-budget run ({own:.1f} s, the same tokens): wall {sweep_wall / own:.3f}")
+    for entry in index.get("prefetch", []):
+        during = entry.get("during_largest_run", {})
+        print(f"answers generated ahead for the smaller budgets: {entry['requests']} requests, "
+              f"{entry['engine_generated_tokens']} tokens; {during.get('requests', 0)} of them during the largest "
+              f"run, the rest after it in {entry['wall_s']:.1f} s")
     print(f"sweep / independent:  tokens {sweep_tokens / independent_tokens:.3f}  "
           f"wall {sweep_wall / independent_wall:.3f}")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import ConfigError, RunConfig, SamplingSettings, build_config
-from harness.engines import EngineRequest
+from harness.engines import Engine, EngineRequest, Feed
 from harness.runner import run
 from harness.rundir import RunDir
 from harness.engines.shared_budget import SharedBudgetEngine
@@ -129,6 +129,66 @@ def test_an_answer_phase_from_token_ids_is_cached_apart_from_one_from_text(engin
     assert served.token_ids == first.token_ids[:20]
 
 
+class PullOrder(Engine):
+    """The real engine with a window of two, noting when it takes each request from its feed and when each
+    finishes (a wrapper around the real vLLM engine, to see when a request generated ahead reaches it)."""
+
+    def __init__(self, engine, window: int = 2) -> None:
+        self.engine, self.window, self.events = engine, window, []
+        self.name, self.tokenizer, self.max_model_len = engine.name, engine.tokenizer, engine.max_model_len
+
+    def stream(self, feed, sampling):
+        events, seeds = self.events, {}
+
+        class Noted(Feed):
+            def pull(self):
+                item = feed.pull()
+                if item is not None:
+                    seeds[item[0]] = item[1].seed
+                    events.append(("taken", item[1].seed))
+                return item
+
+        window, self.engine.window = self.engine.window, self.window
+        try:
+            for tag, output in self.engine.stream(Noted(), sampling):
+                events.append(("finished", seeds[tag]))
+                yield tag, output
+        finally:
+            self.engine.window = window
+
+
+def test_requests_derived_from_a_finished_one_go_to_the_engine_ahead_of_the_feed(engine, tmp_path):
+    prompts = [f"<|im_start|>user\nWhat is {i} + {i}?<|im_end|>\n<|im_start|>assistant\n" for i in range(6)]
+    sampling = SamplingSettings(temperature=1.0)
+    order = PullOrder(engine)
+    shared = SharedBudgetEngine(order, tmp_path / "cache.jsonl")
+    shared.derive = lambda request, output: [] if request.seed >= 100 else [
+        EngineRequest(request.prompt + output.text + " so", request.seed + 100, 8)]
+    outputs = shared.generate([EngineRequest(p, i, 16) for i, p in enumerate(prompts)], sampling)
+    assert len(outputs) == len(prompts)  # only the requests asked for are handed back
+    usage, ahead = shared.take_usage(), shared.take_ahead_usage()
+    assert usage["engine_generated_tokens"] == sum(len(o.token_ids) for o in outputs)
+    assert ahead["requests"] == len(prompts) and ahead["engine_generated_tokens"] > 0
+    # Each derived request reaches the engine before any request of the feed taken after its parent finished.
+    assert sorted(seed for event, seed in order.events if event == "taken") == \
+        list(range(len(prompts))) + [100 + i for i in range(len(prompts))]
+    waiting: set[int] = set()
+    for event, seed in order.events:
+        if event == "finished" and seed < 100:
+            waiting.add(seed + 100)
+        elif event == "taken" and seed >= 100:
+            waiting.remove(seed)
+        elif event == "taken":
+            assert not waiting, f"request {seed} taken while derived requests {waiting} waited"
+    # The derived outputs are in the cache: asked for now, they cost nothing.
+    again = shared.generate([EngineRequest(p + o.text + " so", i + 100, 8) for i, (p, o) in
+                             enumerate(zip(prompts, outputs))], sampling)
+    assert shared.take_usage()["engine_generated_tokens"] == 0 and len(again) == len(prompts)
+    reopened = SharedBudgetEngine(engine, tmp_path / "cache.jsonl")  # and on disk
+    reopened.generate([EngineRequest(prompts[0] + outputs[0].text + " so", 100, 8)], sampling)
+    assert reopened.take_usage()["engine_generated_tokens"] == 0
+
+
 @pytest.mark.slow
 def test_cap_sweep_equals_direct_runs_token_for_token(engine, model_dir, tmp_path):
     config = base_config(model_dir)
@@ -161,10 +221,12 @@ def test_force_sweep_equals_direct_runs_token_for_token(engine, model_dir, tmp_p
         assert generations(derived) == generations(direct), f"budget {budget}"
         forced += sum(g["forced"] for g in generations(derived).values())
     assert forced > 0
-    # The smaller budgets' answers were generated ahead, together; their runs found them all on hand.
+    # The smaller budgets' answers were generated ahead, each queued as the largest run's thought ended; their
+    # runs found them all on hand.
     index = read_index(tmp_path / "sweep")
     (prefetch,) = index["prefetch"]
     assert prefetch["requests"] > 0 and prefetch["engine_generated_tokens"] > 0
+    assert prefetch["during_largest_run"]["requests"] == prefetch["requests"]  # none was left for after it
     smaller = [e for e in index["runs"] if e["budget"] != BUDGETS[-1]]
     assert all(e["engine_generated_tokens"] == 0 for e in smaller)
     largest = next(e for e in index["runs"] if e["budget"] == BUDGETS[-1])

@@ -6,6 +6,12 @@ count: a request with budget N is exactly the first N tokens of the same request
 key, so a new sampling setting can never reuse tokens drawn under another value). Misses go to the
 wrapped engine's stream and are appended to a JSONL cache as each finishes, so the sharing survives a
 restart; hits are answered at once, without the engine.
+
+Requests can also be generated *ahead*, for later runs: with `derive` set, each request that finishes (or
+is answered from the cache) may name further requests (a `force` sweep's answers for its smaller budgets,
+the moment the largest budget's thought ends); they go to the engine ahead of the feed, with their prompt
+still in its prefix cache, and their outputs go to the cache only -- they are not yielded, and are counted
+apart (`take_ahead_usage`).
 """
 
 from __future__ import annotations
@@ -16,13 +22,18 @@ import json
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Hashable, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 from harness.config import SamplingSettings
 from harness.engines import Engine, EngineOutput, EngineRequest, Feed, PullFeed
 from harness.rundir import JsonlAppender, read_jsonl
 
 REPLACEMENT_CHAR = "\ufffd"
+Derive = Callable[[EngineRequest, EngineOutput], list[EngineRequest]]  # a finished request -> requests to run ahead
+
+
+class _Ahead:
+    """The tag of a request generated ahead: unique, and unlike any tag a consumer pushes."""
 
 
 @dataclass
@@ -96,6 +107,8 @@ class SharedBudgetEngine(Engine):
             self._remember(row["key"], row["max_tokens"], EngineOutput(**row["output"]))
         self.generated_tokens = self.prompt_tokens = self.shared_tokens = 0
         self.lifetime_generated_tokens = 0
+        self.derive: Derive | None = None
+        self.ahead_requests = self.ahead_generated_tokens = self.ahead_prompt_tokens = 0
 
     def _remember(self, key: str, max_tokens: int, output: EngineOutput) -> None:
         known = self.entries.get(key)
@@ -104,19 +117,35 @@ class SharedBudgetEngine(Engine):
 
     def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
         hits: deque[tuple[Hashable, EngineOutput]] = deque()
-        misses: dict[Hashable, tuple[str, int]] = {}
+        ahead: deque[tuple[_Ahead, str, EngineRequest]] = deque()
+        queued: set[str] = set()  # keys of the requests queued ahead: each is generated once
+        misses: dict[Hashable, tuple[str, EngineRequest]] = {}
+
+        def queue_ahead(request: EngineRequest, output: EngineOutput) -> None:
+            for extra in self.derive(request, output) if self.derive is not None else ():
+                key = request_key(extra, sampling)
+                if key not in queued and self._lookup(extra, key) is None:
+                    queued.add(key)
+                    ahead.append((_Ahead(), key, extra))
 
         def next_miss() -> tuple[Hashable, EngineRequest] | None:
-            while (item := feed.pull()) is not None:
+            while True:
+                if ahead:  # ahead of the feed: their prompt (a thought just ended) is in the prefix cache now
+                    tag, key, request = ahead.popleft()
+                    misses[tag] = (key, request)
+                    return tag, request
+                item = feed.pull()
+                if item is None:
+                    return None
                 tag, request = item
                 key = request_key(request, sampling)
                 cached = self._lookup(request, key)
                 if cached is None:
-                    misses[tag] = (key, request.max_tokens)
+                    misses[tag] = (key, request)
                     return item
                 self.shared_tokens += len(cached.token_ids)
                 hits.append((tag, cached))
-            return None
+                queue_ahead(request, cached)
 
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         with JsonlAppender(self.cache_path) as cache:
@@ -124,16 +153,22 @@ class SharedBudgetEngine(Engine):
                 while hits:
                     yield hits.popleft()
                 for tag, output in self.engine.stream(PullFeed(next_miss), sampling):
-                    key, max_tokens = misses.pop(tag)
-                    self._remember(key, max_tokens, output)
-                    self.generated_tokens += len(output.token_ids)
+                    key, request = misses.pop(tag)
+                    self._remember(key, request.max_tokens, output)
                     self.lifetime_generated_tokens += len(output.token_ids)
+                    cache.append({"key": key, "max_tokens": request.max_tokens, "output": dataclasses.asdict(output)})
+                    if isinstance(tag, _Ahead):
+                        self.ahead_requests += 1
+                        self.ahead_generated_tokens += len(output.token_ids)
+                        self.ahead_prompt_tokens += output.prompt_tokens
+                        continue
+                    self.generated_tokens += len(output.token_ids)
                     self.prompt_tokens += output.prompt_tokens
-                    cache.append({"key": key, "max_tokens": max_tokens, "output": dataclasses.asdict(output)})
+                    queue_ahead(request, output)
                     yield tag, output
                     while hits:
                         yield hits.popleft()
-                if not hits and not len(feed):
+                if not hits and not ahead and not len(feed):
                     return
 
     def lookup(self, request: EngineRequest, sampling: SamplingSettings) -> EngineOutput | None:
@@ -151,6 +186,13 @@ class SharedBudgetEngine(Engine):
         usage = {"engine_generated_tokens": self.generated_tokens, "engine_prompt_tokens": self.prompt_tokens,
                  "shared_tokens": self.shared_tokens}
         self.generated_tokens = self.prompt_tokens = self.shared_tokens = 0
+        return usage
+
+    def take_ahead_usage(self) -> dict[str, int]:
+        """Requests generated ahead (`derive`), and their tokens, since the last call."""
+        usage = {"requests": self.ahead_requests, "engine_generated_tokens": self.ahead_generated_tokens,
+                 "engine_prompt_tokens": self.ahead_prompt_tokens}
+        self.ahead_requests = self.ahead_generated_tokens = self.ahead_prompt_tokens = 0
         return usage
 
     def close(self) -> None:
