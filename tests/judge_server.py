@@ -27,8 +27,9 @@ import re
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
+
+from loopback import LoopbackServer, QuietHandler
 
 _BLOCK = r"<<<{name} (\w+)>>>\n(.*?)\n<<<END {name} \1>>>"
 
@@ -68,23 +69,19 @@ class JudgeServer:
         self._released.set()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
 
             def do_GET(self) -> None:
                 with server._lock:
                     server.authorizations.append(self.headers.get("Authorization"))
                 if self.path.rstrip("/").endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": "scripted-judge", "object": "model"}]})
+                    self.reply_json(200, {"object": "list", "data": [{"id": "scripted-judge", "object": "model"}]})
                 else:
-                    self._json(404, {"error": {"message": "not found"}})
+                    self.reply_json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = json.loads(self.read_body() or b"{}")
                 with server._lock:
                     server.requests.append(body)
                     server.authorizations.append(self.headers.get("Authorization"))
@@ -93,25 +90,19 @@ class JudgeServer:
                 if held:
                     server._released.wait()
                 if fault == "500":
-                    return self._json(500, {"error": {"message": "scripted failure", "type": "server_error"}})
+                    return self.reply_json(500, {"error": {"message": "scripted failure", "type": "server_error"}})
                 if fault == "400":
-                    return self._json(400, {"error": {"message": "scripted refusal", "type": "invalid_request"}})
+                    return self.reply_json(400, {"error": {"message": "scripted refusal", "type": "invalid_request"}})
                 if fault == "drop":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
                 if fault == "malformed":
-                    payload = b'{"id": "x", "choices": [ this is not json'
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                    return
+                    return self.reply(200, b'{"id": "x", "choices": [ this is not json')
                 if fault == "timeout":
                     time.sleep(server.hang_s)
                 if self.path.rstrip("/").endswith("/completions") and "messages" not in body:
-                    return self._json(200, {
+                    return self.reply_json(200, {
                         "id": f"cmpl-{len(server.requests)}", "object": "text_completion",
                         "created": int(time.time()), "model": body.get("model", "scripted-judge"),
                         "choices": [{"index": 0, "text": server.complete(str(body.get("prompt", ""))),
@@ -122,7 +113,7 @@ class JudgeServer:
                 system = next((m["content"] for m in messages if m["role"] == "system"), "")
                 user = next((m["content"] for m in messages if m["role"] == "user"), "")
                 text = "I cannot decide." if fault == "no_verdict" else server.decide(system, user)
-                self._json(200, {
+                self.reply_json(200, {
                     "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion",
                     "created": int(time.time()), "model": body.get("model", "scripted-judge"),
                     "choices": [{"index": 0, "finish_reason": "stop",
@@ -130,22 +121,9 @@ class JudgeServer:
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                 })
 
-            def _json(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test): nothing to deliver
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._server = LoopbackServer(Handler)
+        self.port = self._server.port
+        self.url = f"{self._server.url}/v1"
 
     def pause_after(self, count: int) -> None:
         """Answer `count` more POSTs, then hold the rest until `resume()`."""
@@ -159,13 +137,12 @@ class JudgeServer:
         self._released.set()
 
     def __enter__(self) -> "JudgeServer":
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.resume()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.close()
 
 
 if __name__ == "__main__":

@@ -6,9 +6,6 @@ every read succeeds, so a read timeout never fires, and only a deadline ends the
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 import time
 from pathlib import Path
 
@@ -19,22 +16,15 @@ from harness.engines import EngineError, EngineRequest
 from harness.engines.openai_engine import OpenAIEngine
 from harness.verify import JudgeConfig
 from harness.verify.judge import Judge, JudgeRequest
+from loopback import TINY_MODELS, QuietHandler, serving
 
 
-class _Trickle(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep the test output clean
-        pass
-
+class _Trickle(QuietHandler):
     def do_GET(self) -> None:
-        body = json.dumps({"object": "list", "data": [{"id": "tiny", "object": "model", "max_model_len": 512}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply_json(200, TINY_MODELS)
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.read_body()
         body = b'{"id": "x", "object": "chat.completion", "choices": []}' * 50
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -51,12 +41,8 @@ class _Trickle(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def trickle():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    with serving(_Trickle) as server:
+        yield f"{server.url}/v1"
 
 
 def test_a_trickling_judge_is_cut_at_its_deadline(trickle):

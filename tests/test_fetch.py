@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,9 +19,10 @@ from harness.cli import data as cli_data
 from harness.bench.spec import parse_spec
 from harness.bench.loaders import DataError, load_samples
 from harness.bench.fetch import ChecksumMismatch, FetchError, fetch_benchmark
+from loopback import QuietHandler, serving
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     routes: dict[str, tuple[str, bytes]] = {}
     hits: list[str] = []
 
@@ -33,32 +32,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if mode == "missing":
             self.send_error(404, "Not Found")
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/tab-separated-values")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if mode == "truncate":
+        if mode == "truncate":  # headers promise the whole file, half of it comes
+            self.send_response(200)
+            self.send_header("Content-Type", "text/tab-separated-values")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args) -> None:  # keep test output clean
-        pass
+        self.reply(200, body, "text/tab-separated-values")
 
 
 @pytest.fixture
 def server():
     _Handler.routes = {}
     _Handler.hits = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield _Handler, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with serving(_Handler) as httpd:
+        yield _Handler, httpd.url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ Faults (errors, slowness) come from a small HTTP proxy in front of it, since a h
 from __future__ import annotations
 
 import dataclasses
-import http.server
 import json
 import threading
 import time
@@ -23,6 +22,7 @@ from harness.runner import run
 from harness.engines.server import ServerError, start_vllm_server
 from harness.rundir import RunDir
 from tests import sweep_fixtures
+from loopback import LoopbackServer, QuietHandler
 
 pytestmark = pytest.mark.slow
 
@@ -51,15 +51,12 @@ class FaultyProxy:
         self.lock = threading.Lock()
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 self._forward(None)
 
             def do_POST(self):
-                self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                self._forward(self.read_body())
 
             def _forward(self, body):
                 with proxy.lock:
@@ -72,33 +69,21 @@ class FaultyProxy:
                     if body is not None:
                         time.sleep(proxy.delay_s)
                     if failing:
-                        self._reply(503, b'{"error": "overloaded"}')
+                        self.reply(503, b'{"error": "overloaded"}')
                         return
                     request = urllib.request.Request(proxy.target + self.path, data=body, method=self.command,
                                                      headers={"Content-Type": "application/json"})
                     with urllib.request.urlopen(request, timeout=60) as response:
-                        self._reply(response.status, response.read())
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                        self.reply(response.status, response.read())
                 finally:
                     with proxy.lock:
                         proxy.in_flight -= 1
 
-            def _reply(self, status, payload):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.server = LoopbackServer(Handler).start()
+        self.base_url = f"{self.server.url}/v1"
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
 
 def test_the_server_engine_gives_the_offline_engines_tokens(server, model_dir):

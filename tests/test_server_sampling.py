@@ -8,9 +8,7 @@ server, and a generic server refused any setting it cannot take, by name.
 from __future__ import annotations
 
 import dataclasses
-import http.server
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,41 +17,28 @@ from harness.config import SamplingSettings
 from harness.engines import EngineError, EngineRequest
 from harness.engines.common import vllm_sampling_args
 from harness.engines.openai_engine import OPENAI_SAMPLING, OpenAIEngine
+from loopback import TINY_MODELS, QuietHandler, serving
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
+class _Recorder(QuietHandler):
     bodies: list[dict] = []
 
-    def log_message(self, *args) -> None:
-        pass
-
-    def _send(self, payload: dict) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_GET(self) -> None:
-        self._send({"object": "list", "data": [{"id": "tiny", "object": "model", "max_model_len": 512}]})
+        self.reply_json(200, TINY_MODELS)
 
     def do_POST(self) -> None:
-        _Recorder.bodies.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0)))))
-        self._send({"id": "c", "object": "text_completion", "created": 0, "model": "tiny",
-                    "choices": [{"index": 0, "text": "ok", "finish_reason": "length", "logprobs": None,
-                                 "token_ids": [5, 6]}],
-                    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
+        _Recorder.bodies.append(json.loads(self.read_body()))
+        self.reply_json(200, {"id": "c", "object": "text_completion", "created": 0, "model": "tiny",
+                              "choices": [{"index": 0, "text": "ok", "finish_reason": "length", "logprobs": None,
+                                           "token_ids": [5, 6]}],
+                              "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
 
 
 @pytest.fixture()
 def recorder():
     _Recorder.bodies = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    with serving(_Recorder) as server:
+        yield f"{server.url}/v1"
 
 
 SETTINGS = SamplingSettings(temperature=0.7, top_p=0.9, top_k=20, min_p=0.05, banned_token_ids=(11, 12))
