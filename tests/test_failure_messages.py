@@ -141,19 +141,35 @@ def test_a_judge_prompt_cannot_run_code(run_dir, tmp_path, capsys):
     assert snapshot(run_dir) == before, "no judge cache, no verdicts, nothing rewritten"
 
 
-def test_a_checkpoint_that_ships_code_is_refused_without_trust_remote_code(tmp_path, capsys):
+@pytest.mark.parametrize("shipped, auto_map", [
+    ("config.json", {"AutoConfig": "modeling_custom.CustomConfig", "AutoModelForCausalLM": "modeling_custom.Custom"}),
+    ("tokenizer_config.json", {"AutoTokenizer": ["modeling_custom.CustomTokenizer", None]}),
+    ("processor_config.json", {"AutoProcessor": "modeling_custom.CustomProcessor"}),
+    ("preprocessor_config.json", {"AutoImageProcessor": "modeling_custom.CustomImageProcessor"}),
+])
+def test_a_checkpoint_that_ships_code_is_refused_without_trust_remote_code(shipped, auto_map, tmp_path, capsys):
     model = tmp_path / "custom-model"
     model.mkdir()
     marker = tmp_path / "X"
     (model / "modeling_custom.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
-    (model / "config.json").write_text(json.dumps({
-        "model_type": "custom", "architectures": ["CustomForCausalLM"],
-        "auto_map": {"AutoConfig": "modeling_custom.CustomConfig", "AutoModelForCausalLM": "modeling_custom.Custom"},
-    }), encoding="utf-8")
+    config = {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]}
+    (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    extra = json.loads((model / shipped).read_text()) if (model / shipped).exists() else {}
+    (model / shipped).write_text(json.dumps({**extra, "auto_map": auto_map}), encoding="utf-8")
     (model / "model.safetensors").write_bytes(b"not weights: nothing may try to load them")
     line = _fails(_run_argv(model, tmp_path / "new"), capsys)
-    assert f"{model / 'config.json'}: auto_map" in line and "pass --trust-remote-code" in line
+    assert f"{model / shipped}: auto_map" in line and "pass --trust-remote-code" in line
     assert not marker.exists() and not (tmp_path / "new").exists()
+
+
+def test_an_unreadable_tokenizer_config_is_named(tmp_path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "qwen2"}), encoding="utf-8")
+    (model / "tokenizer_config.json").write_text("{not json", encoding="utf-8")
+    (model / "model.safetensors").write_bytes(b"not weights")
+    line = _fails(_run_argv(model, tmp_path / "new"), capsys)
+    assert f"cannot read {model / 'tokenizer_config.json'}" in line
 
 
 @pytest.mark.parametrize("argv", [

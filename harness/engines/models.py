@@ -5,8 +5,8 @@ that a machine without hub access can run the whole harness, the GGUF is dequant
 transformers and saved as a safetensors checkpoint in the cache (written to a temporary directory and
 renamed, so an interrupted conversion never leaves a half checkpoint behind).
 
-A checkpoint may ship its own Python (`auto_map` in its config.json): that code runs only with
-`--trust-remote-code`, and a model that needs it says so before anything loads.
+A checkpoint may ship its own Python (`auto_map` in its config.json, or in its tokenizer's or processor's
+config): that code runs only with `--trust-remote-code`, and a model that needs it says so before anything loads.
 """
 
 from __future__ import annotations
@@ -60,10 +60,28 @@ def resolve_model(model: str, trust_remote_code: bool = False, weight_files: boo
     if weight_files and not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
         raise ModelError(f"--model {model}: no weight files (*.safetensors or *.bin) in {path} (for random weights "
                          f"of this architecture, pass --engine-arg load_format={RANDOM_WEIGHTS})")
-    if config.get("auto_map") and not trust_remote_code:
-        raise ModelError(f"--model {model}: the checkpoint ships its own Python code ({config_path}: auto_map), which "
-                         "runs only if you trust it: pass --trust-remote-code")
+    if not trust_remote_code:
+        for shipped in [config_path] + [path / name for name in CODE_CONFIGS]:
+            mapping = config if shipped == config_path else _json_object(model, shipped)
+            if mapping.get("auto_map"):
+                raise ModelError(f"--model {model}: the checkpoint ships its own Python code ({shipped}: auto_map), "
+                                 "which runs only if you trust it: pass --trust-remote-code")
     return str(path.resolve())
+
+
+# Besides config.json, the files through which a checkpoint can name its own classes (a tokenizer, a processor).
+CODE_CONFIGS = ("tokenizer_config.json", "processor_config.json", "preprocessor_config.json")
+
+
+def _json_object(model: str, path: Path) -> dict[str, Any]:
+    """A checkpoint's optional JSON file as a dict ({} when it is absent); one clear error when it is unreadable."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"--model {model}: cannot read {path}: {exc}") from exc
+    return data if isinstance(data, dict) else {}
 
 
 def model_fingerprint(model_path: str) -> str:
