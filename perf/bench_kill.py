@@ -129,11 +129,16 @@ def events(log: Path, until: float = float("inf")) -> dict[str, list[float]]:
     return times
 
 
-def generations(path: Path) -> dict[tuple[str, str, int], list[int]]:
+def rows(path: Path) -> list[dict[str, Any]]:
+    """A JSONL file's rows as the harness reads them: lines end at "\n" only (a text may hold U+2028 or
+    U+0085), and a torn last line at a kill is not a row."""
     from harness.rundir import read_jsonl
 
-    rows = list(read_jsonl(path))  # lines end at "\n" only: a text may hold U+2028 or U+0085
-    return {(r["benchmark"], r["id"], r["sample_index"]): r["token_ids"] for r in rows}
+    return list(read_jsonl(path))
+
+
+def generations(path: Path) -> dict[tuple[str, str, int], list[int]]:
+    return {(r["benchmark"], r["id"], r["sample_index"]): r["token_ids"] for r in rows(path)}
 
 
 def repetition(harness_args: list[str], root: Path, index: int, total: int, kill_at: float) -> dict[str, Any]:
@@ -160,7 +165,7 @@ def repetition(harness_args: list[str], root: Path, index: int, total: int, kill
     process, resume_started = launch([*harness_args, "--out", str(cut_dir)], resume_log)
     resume_s = finish(process, resume_started, "resumed")
     resumed = generations(cut_dir / "generations.jsonl")
-    lines = sum(1 for line in (cut_dir / "generations.jsonl").read_text().split("\n") if line.strip())
+    lines = len(rows(cut_dir / "generations.jsonl"))
     assert len(resumed) == total and lines == total, f"resumed run: {len(resumed)} (item, sample)s in {lines} lines, " \
                                                      f"expected {total} once each"
     changed = [key for key, tokens in on_disk.items() if resumed[key] != tokens]
@@ -193,7 +198,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="bench-kill-"))
     model, benchmark = workload(args, root)
-    total = len((benchmark.parent / "text_items.jsonl").read_text().splitlines()) * args.samples
+    total = len(rows(benchmark.parent / "text_items.jsonl")) * args.samples
     harness_args = ["run", "--model", model, "--bench", str(benchmark), "--data-dir", str(benchmark.parent),
                     "--mode", "slow", "--budget", str(args.budget), "--samples", str(args.samples),
                     "--dtype", "float32", "--max-model-len", "4096", "--quiet"]

@@ -150,7 +150,7 @@ def resume_check(model: Path, benchmark: Path, sizes: Sizes, root: Path, gpu: bo
             raise ResumeFailure(f"the {what} run failed ({done.returncode}): {done.stderr[-2000:]}")
 
     complete(root / "whole", "uninterrupted")
-    total = len(lines(root / "whole" / "generations.jsonl"))
+    total = len(rows(root / "whole" / "generations.jsonl"))
     cut = root / "cut"
     # Its own process group, killed whole: the engine core process vLLM forks on a GPU dies with it, as in a
     # job that is pre-empted, and holds no GPU memory after.
@@ -164,7 +164,7 @@ def resume_check(model: Path, benchmark: Path, sizes: Sizes, root: Path, gpu: bo
                                 f"{process.communicate()[1].decode()[-2000:]}")
         time.sleep(0.005)
     kill_group(process)
-    at_kill = len(lines(cut / "generations.jsonl"))
+    at_kill = len(rows(cut / "generations.jsonl"))
     complete(cut, "resumed")
     reference, again = generations(root / "whole"), generations(cut)
     same = sum(again.get(key) == value for key, value in reference.items())
@@ -172,14 +172,16 @@ def resume_check(model: Path, benchmark: Path, sizes: Sizes, root: Path, gpu: bo
             "passed": same == total == len(again) and 0 < at_kill < total, "seconds": time.perf_counter() - started}
 
 
-def lines(path: Path) -> list[str]:
-    # JSONL lines end at "\n" only (str.splitlines would also cut at a U+2028 inside a generated text)
-    return [line for line in path.read_text().split("\n") if line.strip()] if path.exists() else []
+def rows(path: Path) -> list[dict[str, Any]]:
+    """A run directory's JSONL rows as the harness reads them (a torn last line at a kill is not a row)."""
+    from harness.rundir import read_jsonl
+
+    return list(read_jsonl(path))
 
 
 def generations(run_dir: Path) -> dict[tuple[str, str, int], tuple[str, list[int]]]:
-    rows = map(json.loads, lines(run_dir / "generations.jsonl"))
-    return {(r["benchmark"], r["id"], r["sample_index"]): (r["text"], r["token_ids"]) for r in rows}
+    return {(r["benchmark"], r["id"], r["sample_index"]): (r["text"], r["token_ids"])
+            for r in rows(run_dir / "generations.jsonl")}
 
 
 # ------------------------------------------------------------------ 2-4. throughput
