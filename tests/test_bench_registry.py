@@ -6,11 +6,10 @@ files cover the sixteen benchmarks. The paper's Skywork-R1V3 numbers are checked
 
 from __future__ import annotations
 
-import argparse
 
 import pytest
 
-from harness.cli import data as cli_data
+from harness.cli import build_parser
 from harness.bench.spec import load_object, registry
 
 TABLE_1 = {  # benchmark definition -> Skywork-R1V3-38B, Table 1 of the report
@@ -49,8 +48,7 @@ def test_mmmu_pro_carries_the_single_overall_number():
 
 
 def test_data_list_shows_every_benchmark_and_its_status(tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="harness")
-    cli_data.add_parser(parser.add_subparsers(dest="command", required=True))
+    parser = build_parser()
     args = parser.parse_args(["data", "list", "--data-dir", str(tmp_path)])
     (tmp_path / "MMStar.tsv").write_text("index\n")
 

@@ -7,7 +7,6 @@ expected and actual checksums named on a mismatch, and never a partial file wher
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from bench_fixtures import mcq_row, write_tsv
-from harness.cli import data as cli_data
+from harness.cli import build_parser
 from harness.bench.spec import parse_spec
 from harness.bench.loaders import DataError, load_samples
 from harness.bench.fetch import ChecksumMismatch, FetchError, fetch_benchmark
@@ -201,8 +200,7 @@ def test_loading_missing_data_names_the_fetch_command(tsv_bytes, tmp_path):
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="harness")
-    cli_data.add_parser(parser.add_subparsers(dest="command", required=True))
+    parser = build_parser()
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,4 +1,8 @@
-"""The `harness` command: an explicit table of verbs, one small module each (parsing and printing only)."""
+"""The `harness` command: an explicit table of verbs, one small module each (parsing and printing only).
+
+A verb's module says what the table needs of it: `HELP` (its line in `harness --help`), `configure(parser)` (its
+arguments), `main(args)` (the exit status), and the description of `harness VERB --help`: `DESCRIPTION` where it
+has one, else the module's docstring."""
 
 from __future__ import annotations
 
@@ -26,8 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate reasoning vision-language models: slow thinking, NoThink, NoWait, token budgets.",
     )
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
-    for module in VERBS.values():
-        module.add_parser(subparsers)
+    for name, module in VERBS.items():
+        verb = subparsers.add_parser(name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.__doc__),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.configure(verb)
+        verb.set_defaults(func=module.main)
     return parser
 
 

@@ -19,11 +19,7 @@ from harness.report.compare import to_html, to_markdown
 from harness.rundir import RunDirError, load_run
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("compare", help="compare two runs item by item (nightly regressions)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    configure(parser)
-    parser.set_defaults(func=main)
+HELP = "compare two runs item by item (nightly regressions)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

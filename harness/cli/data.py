@@ -14,8 +14,10 @@ from harness.bench.spec import BenchmarkError, get_spec, registry, resolve_data_
 from harness.bench.fetch import FetchError, data_status, expected_checksum, fetch_benchmark
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="list and fetch benchmark data files")
+HELP = "list and fetch benchmark data files"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="data_command", required=True)
     listing = actions.add_parser("list", help="show all benchmarks and whether their data is present")
     listing.add_argument("--data-dir", default=None, help="data directory (default: $HARNESS_DATA_DIR or "
@@ -26,7 +28,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument("--data-dir", default=None, help="where to put the files")
     fetch.add_argument("--force", action="store_true", help="download again even if a file is in place")
     fetch.add_argument("--timeout", type=float, default=60.0, help="seconds without data before giving up")
-    parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -14,11 +14,7 @@ from harness.report.leaderboard import FORMATS, ReferenceFileError, build_leader
 from harness.rundir import RunDirError, load_run
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("leaderboard", help="Table 1: benchmarks by group, one column per model",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    configure(parser)
-    parser.set_defaults(func=main)
+HELP = "Table 1: benchmarks by group, one column per model"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -13,13 +13,14 @@ import argparse
 import sys
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("merge", help="join the run directories of --shard i/N runs",
-                                   description="Check that the directories are the complete shards of one run, "
-                                               "then write and score the merged run directory.")
+HELP = "join the run directories of --shard i/N runs"
+DESCRIPTION = "Check that the directories are the complete shards of one run, then write and score the merged run " \
+              "directory."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shards", nargs="+", help="the shard run directories (any order)")
     parser.add_argument("--out", required=True, help="the merged run directory to create")
-    parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

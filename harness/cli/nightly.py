@@ -22,11 +22,7 @@ from harness.rundir import RunDirError, load_run
 RUN_FAILED = 3
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("nightly", help="run the suite, compare with a baseline, fail on regression",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    configure(parser)
-    parser.set_defaults(func=main)
+HELP = "run the suite, compare with a baseline, fail on regression"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

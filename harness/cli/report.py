@@ -12,11 +12,7 @@ from harness.rundir import RunDirError
 from harness.metrics.figures import DEFAULT_HALLUCINATION_PHRASES
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("report", help="write an HTML report for one or more run directories",
-                                   description=__doc__)
-    configure(parser)
-    parser.set_defaults(func=main)
+HELP = "write an HTML report for one or more run directories"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

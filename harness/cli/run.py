@@ -71,11 +71,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return build_config(file_values, flags)
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="generate, verify and summarise (resumable)",
-                                   description="Evaluate a model; re-running the same command resumes.")
+HELP = "generate, verify and summarise (resumable)"
+DESCRIPTION = "Evaluate a model; re-running the same command resumes."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser)
-    parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

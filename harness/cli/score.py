@@ -42,11 +42,7 @@ class InputError(ValueError):
     """A predictions file the scorer cannot use; the message names the file and line."""
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("score", help="score predictions (JSONL) or re-score a run directory",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    configure(parser)
-    parser.set_defaults(func=main)
+HELP = "score predictions (JSONL) or re-score a run directory"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

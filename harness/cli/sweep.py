@@ -8,21 +8,21 @@ import sys
 from harness.config import ConfigError
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+HELP = "budgets × modes at about the cost of the largest budget"
+DESCRIPTION = "Run each mode at the largest budget once and derive the smaller budgets from it: cap by truncating " \
+              "the tokens, force by continuing from the thinking cut. Writes one ordinary run directory per " \
+              "(mode, budget) and a sweep.json index."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
     from harness.cli.run import add_run_arguments
 
-    parser = subparsers.add_parser(
-        "sweep", help="budgets × modes at about the cost of the largest budget",
-        description="Run each mode at the largest budget once and derive the smaller budgets from it: cap by "
-                    "truncating the tokens, force by continuing from the thinking cut. Writes one ordinary run "
-                    "directory per (mode, budget) and a sweep.json index.")
     parser.add_argument("--modes", default="slow,nothink,nowait", help="comma list of modes (default all three)")
     parser.add_argument("--budgets", default="1024,2048,4096,8192,16384",
                         help="comma list of token budgets (default 1024,...,16384)")
     parser.add_argument("--out", help="sweep directory (default runs/sweep-<model>-<hash>)")
     parser.add_argument("--budget", dest="single_budget", help=argparse.SUPPRESS)  # refused with advice below
     add_run_arguments(parser, skip=("mode", "budget", "out"))
-    parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
