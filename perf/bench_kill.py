@@ -137,8 +137,9 @@ def rows(path: Path) -> list[dict[str, Any]]:
     return list(read_jsonl(path))
 
 
-def generations(path: Path) -> dict[tuple[str, str, int], list[int]]:
-    return {(r["benchmark"], r["id"], r["sample_index"]): r["token_ids"] for r in rows(path)}
+def generations(written: list[dict[str, Any]]) -> dict[tuple[str, str, int], list[int]]:
+    """Token ids per (benchmark, id, sample index) of generations.jsonl's rows (the last, where one repeats)."""
+    return {(r["benchmark"], r["id"], r["sample_index"]): r["token_ids"] for r in written}
 
 
 def repetition(harness_args: list[str], root: Path, index: int, total: int, kill_at: float) -> dict[str, Any]:
@@ -158,14 +159,14 @@ def repetition(harness_args: list[str], root: Path, index: int, total: int, kill
     killed_at = time.time()
     kill_group(process)
     to_kill_s = killed_at - started
-    on_disk = generations(cut_dir / "generations.jsonl")
+    on_disk = generations(rows(cut_dir / "generations.jsonl"))
     engine = events(log, until=killed_at)
 
     resume_log = root / f"resumed-{index}.log"
     process, resume_started = launch([*harness_args, "--out", str(cut_dir)], resume_log)
     resume_s = finish(process, resume_started, "resumed")
-    resumed = generations(cut_dir / "generations.jsonl")
-    lines = len(rows(cut_dir / "generations.jsonl"))
+    written = rows(cut_dir / "generations.jsonl")
+    resumed, lines = generations(written), len(written)
     assert len(resumed) == total and lines == total, f"resumed run: {len(resumed)} (item, sample)s in {lines} lines, " \
                                                      f"expected {total} once each"
     changed = [key for key, tokens in on_disk.items() if resumed[key] != tokens]

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from perf.bench_kill import LineCounter, kill_group  # noqa: E402
+from perf.bench_kill import LineCounter, kill_group, rows  # noqa: E402
 from perf.bench_throughput import TARGETS, harness_run, raw_cap, raw_two_call_force, run_jobs, warm_up, \
     written_tokens  # noqa: E402
 from perf.workload import CPU_ENVIRONMENT, REPO, alternate, format_spread, spread, write_text_benchmark  # noqa: E402
@@ -172,16 +172,11 @@ def resume_check(model: Path, benchmark: Path, sizes: Sizes, root: Path, gpu: bo
             "passed": same == total == len(again) and 0 < at_kill < total, "seconds": time.perf_counter() - started}
 
 
-def rows(path: Path) -> list[dict[str, Any]]:
-    """A run directory's JSONL rows as the harness reads them (a torn last line at a kill is not a row)."""
-    from harness.rundir import read_jsonl
-
-    return list(read_jsonl(path))
-
-
 def generations(run_dir: Path) -> dict[tuple[str, str, int], tuple[str, list[int]]]:
-    return {(r["benchmark"], r["id"], r["sample_index"]): (r["text"], r["token_ids"])
-            for r in rows(run_dir / "generations.jsonl")}
+    """(text, token ids) per (benchmark, id, sample index), read as the harness reads its run directory."""
+    from harness.rundir import RunDir
+
+    return {key: (row["text"], row["token_ids"]) for key, row in RunDir(run_dir).generations().items()}
 
 
 # ------------------------------------------------------------------ 2-4. throughput

@@ -6,7 +6,6 @@ files cover the sixteen benchmarks. The paper's Skywork-R1V3 numbers are checked
 
 from __future__ import annotations
 
-
 import pytest
 
 from harness.cli import build_parser

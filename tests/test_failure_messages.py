@@ -152,10 +152,10 @@ def test_a_checkpoint_that_ships_code_is_refused_without_trust_remote_code(shipp
     model.mkdir()
     marker = tmp_path / "X"
     (model / "modeling_custom.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
-    config = {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]}
-    (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    extra = json.loads((model / shipped).read_text()) if (model / shipped).exists() else {}
-    (model / shipped).write_text(json.dumps({**extra, "auto_map": auto_map}), encoding="utf-8")
+    files = {"config.json": {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]}}
+    files[shipped] = {**files.get(shipped, {}), "auto_map": auto_map}
+    for name, content in files.items():
+        (model / name).write_text(json.dumps(content), encoding="utf-8")
     (model / "model.safetensors").write_bytes(b"not weights: nothing may try to load them")
     line = _fails(_run_argv(model, tmp_path / "new"), capsys)
     assert f"{model / shipped}: auto_map" in line and "pass --trust-remote-code" in line

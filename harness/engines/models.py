@@ -51,37 +51,30 @@ def resolve_model(model: str, trust_remote_code: bool = False, weight_files: boo
     config_path = path / "config.json"
     if not config_path.exists():
         raise ModelError(f"--model {model}: {config_path} is missing; is this a Hugging Face model directory?")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"--model {model}: cannot read {config_path}: {exc}") from exc
-    if not isinstance(config, dict):
-        raise ModelError(f"--model {model}: {config_path} is not a JSON object")
+    configs = {name: _json_object(model, path / name) for name in CODE_CONFIGS if (path / name).exists()}
     if weight_files and not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
         raise ModelError(f"--model {model}: no weight files (*.safetensors or *.bin) in {path} (for random weights "
                          f"of this architecture, pass --engine-arg load_format={RANDOM_WEIGHTS})")
-    if not trust_remote_code:
-        for shipped in [config_path] + [path / name for name in CODE_CONFIGS]:
-            mapping = config if shipped == config_path else _json_object(model, shipped)
-            if mapping.get("auto_map"):
-                raise ModelError(f"--model {model}: the checkpoint ships its own Python code ({shipped}: auto_map), "
-                                 "which runs only if you trust it: pass --trust-remote-code")
+    shipping = [name for name, config in configs.items() if config.get("auto_map")]
+    if shipping and not trust_remote_code:
+        raise ModelError(f"--model {model}: the checkpoint ships its own Python code ({path / shipping[0]}: auto_map), "
+                         "which runs only if you trust it: pass --trust-remote-code")
     return str(path.resolve())
 
 
-# Besides config.json, the files through which a checkpoint can name its own classes (a tokenizer, a processor).
-CODE_CONFIGS = ("tokenizer_config.json", "processor_config.json", "preprocessor_config.json")
+# The files through which a checkpoint can name its own classes (the model's, a tokenizer's, a processor's).
+CODE_CONFIGS = ("config.json", "tokenizer_config.json", "processor_config.json", "preprocessor_config.json")
 
 
 def _json_object(model: str, path: Path) -> dict[str, Any]:
-    """A checkpoint's optional JSON file as a dict ({} when it is absent); one clear error when it is unreadable."""
-    if not path.exists():
-        return {}
+    """A checkpoint's JSON file as a dict; one clear error when it is unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"--model {model}: cannot read {path}: {exc}") from exc
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise ModelError(f"--model {model}: {path} is not a JSON object")
+    return data
 
 
 def model_fingerprint(model_path: str) -> str:
