@@ -56,6 +56,9 @@ def cannot_write(path: Path, error: OSError) -> RunDirError:
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A generation line's token ids as `json_text` writes them (", " and ": " separators). The pattern cannot match
+# inside a JSON string: there every quote is escaped, and here the quotes around the key are not.
+_TOKEN_IDS_FIELD = re.compile(r', "token_ids": \[[0-9, ]*\]')
 
 
 def json_text(value: Any, **options: Any) -> str:
@@ -200,18 +203,23 @@ def _whole_line(data: bytes) -> str | None:
     return text
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """The objects of a run-directory JSONL file, in order; nothing if the file does not exist."""
+def read_jsonl(path: Path, token_ids: bool = True) -> Iterator[dict[str, Any]]:
+    """The objects of a run-directory JSONL file, in order; nothing if the file does not exist (without
+    generations' token ids if `token_ids` is False: see `read_jsonl_numbered`)."""
     if path.exists():
-        for _, row in read_jsonl_numbered(path):
+        for _, row in read_jsonl_numbered(path, token_ids=token_ids):
             yield row
 
 
-def read_jsonl_numbered(path: Path, error: type[Exception] = RunDirError) -> list[tuple[int, dict[str, Any]]]:
+def read_jsonl_numbered(path: Path, error: type[Exception] = RunDirError,
+                        token_ids: bool = True) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) per non-blank line of a run-directory JSONL file.
 
     A torn last line (no newline after it, not valid JSON) is the batch a kill interrupted, not finished
     work, and is left out. Any other bad line is corruption: `error` names the file and line.
+    With `token_ids=False` the objects come without that field, cut from each line before it is parsed:
+    most readers of generations.jsonl need only the texts, and parsing a long run's ids (tens of millions
+    of numbers) costs most of the read and gigabytes of memory.
     """
     data = Path(path).read_bytes()
     torn = b""
@@ -227,6 +235,8 @@ def read_jsonl_numbered(path: Path, error: type[Exception] = RunDirError) -> lis
     last = _whole_line(torn) if torn.strip() else None
     if last is not None:  # a last line without its newline is kept only if it is whole
         numbered.append((text.count("\n") + 1, last))
+    if not token_ids:
+        numbered = [(number, _TOKEN_IDS_FIELD.sub("", line, count=1)) for number, line in numbered]
     try:
         # One parse of the whole file as an array: for 100,000 short lines the per-call overhead of
         # json.loads costs more than the parsing. A failure falls back to line by line to say where.
@@ -245,6 +255,8 @@ def read_jsonl_numbered(path: Path, error: type[Exception] = RunDirError) -> lis
     for number, row in rows:
         if not isinstance(row, dict):
             raise error(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        if not token_ids:
+            row.pop("token_ids", None)  # a line written with other separators than `json_text`'s
     return rows
 
 
@@ -465,10 +477,11 @@ class RunDir:
     def items(self) -> dict[tuple[str, str], dict[str, Any]]:
         return {(row["benchmark"], str(row["id"])): row for row in read_jsonl(self.items_path)}
 
-    def generations(self) -> dict[tuple[str, str, int], dict[str, Any]]:
-        """Latest line per (benchmark, id, sample_index)."""
+    def generations(self, token_ids: bool = True) -> dict[tuple[str, str, int], dict[str, Any]]:
+        """Latest line per (benchmark, id, sample_index); without the token ids if `token_ids` is False (all
+        that scoring, resuming and counting need, read in a fraction of the time)."""
         return {(row["benchmark"], str(row["id"]), int(row["sample_index"])): row
-                for row in read_jsonl(self.generations_path)}
+                for row in read_jsonl(self.generations_path, token_ids=token_ids)}
 
     def scores(self) -> list[dict[str, Any]]:
         return list(read_jsonl(self.scores_path))
@@ -686,7 +699,7 @@ def _load_generations(path: Path) -> dict[Key, Generation]:
     generations: dict[Key, Generation] = {}
     if not path.exists():
         return generations
-    for lineno, obj in read_jsonl_numbered(path):
+    for lineno, obj in read_jsonl_numbered(path, token_ids=False):
         where = f"{path}:{lineno}"
         key = _key(obj, where)
         text = obj.get("text") or ""
@@ -830,7 +843,7 @@ def check_shards(paths: list[Path]) -> list[RunDir]:
         manifest = run_dir.manifest()
         samples = int(manifest["config"]["samples"])
         expected = sum(int(b.get("n_items", 0)) for b in manifest["benchmarks"].values()) * samples
-        found = len(run_dir.generations())
+        found = len(run_dir.generations(token_ids=False))
         if found < expected:
             raise MergeError(f"{run_dir.path} is incomplete ({found} of {expected} generations): "
                              "re-run its command to finish it, then merge")

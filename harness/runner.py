@@ -251,7 +251,7 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
     with run_dir.lock("harness run"):
         # Read and check everything already in the directory before changing any of it.
         old_manifest = run_dir.manifest() if run_dir.manifest_path.exists() else None
-        done = run_dir.generations()
+        done = run_dir.generations(token_ids=False)
         known_items = run_dir.items()
         manifest = manifest_for(config, setup)
         if old_manifest is not None:

@@ -52,7 +52,7 @@ def score_run(run_dir: RunDir, judge: Any = None, progress: bool = False, verifi
                             api_key=os.environ.get(config.get("judge_key_env") or "OPENAI_API_KEY") or "EMPTY",
                             cache_dir=str(run_dir.path / "judge_cache"))
     items = run_dir.items()
-    generations = run_dir.generations()
+    generations = run_dir.generations(token_ids=False)
     keys = sorted(generations, key=lambda k: (k[0], k[1], k[2]))
     to_verify: list[tuple[tuple[str, str, int], Any]] = []
     verdicts: dict[tuple[str, str, int], Verdict] = {}

@@ -58,7 +58,7 @@ def from_run_dir(run_dir: RunDir) -> ParityInput:
     from harness.verify.scoring import verify_item
 
     thinking = think_opened(run_dir.manifest().get("config", {}).get("mode", "slow"))
-    items, generations = run_dir.items(), run_dir.generations()
+    items, generations = run_dir.items(), run_dir.generations(token_ids=False)
     data, skipped = ParityInput(), Counter()
     for row in run_dir.scores():
         benchmark, item_id, sample = row["benchmark"], row["id"], int(row.get("sample_index", 0))
