@@ -163,6 +163,50 @@ def test_streamed_force_equals_forcing_in_two_calls(engine_name, request):
     assert [g.text for g in streamed] == _two_calls(engine, jobs, settings)
 
 
+@pytest.fixture(scope="session")
+def small_cache_engine(tiny_text_dir):
+    """The tiny model with a KV cache of 24 blocks of 32 tokens, far smaller than a run of a hundred requests.
+    Kept for the session: tearing a second in-process vLLM engine down would tear down the first one's state."""
+    from harness.engines import create_engine
+
+    return create_engine("vllm", str(tiny_text_dir), dtype="float32", max_model_len=512,
+                         engine_args={"num_gpu_blocks_override": 24, "block_size": 32})
+
+
+def test_answer_phases_go_ahead_of_waiting_first_phases_while_their_thought_is_cached(small_cache_engine, monkeypatch):
+    """With a KV cache far smaller than the run (a GPU's at user scale), an answer phase queued behind the first
+    phases waiting in vLLM starts after the cache has evicted its thought (only the prompt's block is left); with
+    vLLM's priority scheduling it goes ahead of them and finds most of its thought cached (not all: in a cache
+    this tight, the running requests' next blocks evict some of it first). Same engine both ways (priorities off:
+    arrival order, as under fcfs), same tokens. Measured here: 0.69 of the answer prompts' whole blocks cached
+    with priorities, 0.34 without."""
+    engine = small_cache_engine
+    assert engine.priorities, "the vLLM engine schedules by priority unless engine_args say otherwise"
+    settings = GenerationSettings(mode="slow", budget=64, budget_policy="force", answer_budget=8)
+    jobs = _jobs(_prompt(True), 64, 2)
+    stream = engine.stream
+    answers: list[EngineOutput] = []
+
+    def recording(feed, sampling):
+        for tag, output in stream(feed, sampling):
+            if tag[1] == 2:
+                answers.append(output)
+            yield tag, output
+
+    monkeypatch.setattr(engine, "stream", recording)
+    held = {}
+    texts = {}
+    for priorities in (True, False):
+        engine.llm.reset_prefix_cache()
+        answers.clear()
+        monkeypatch.setattr(engine, "priorities", priorities)
+        texts[priorities] = [g.text for g in generate(engine, jobs, settings)]
+        assert len(answers) > 100 and all(a.cached_tokens is not None for a in answers)
+        held[priorities] = sum(a.cached_tokens for a in answers) / sum(a.prompt_tokens // 32 * 32 for a in answers)
+    assert texts[True] == texts[False]
+    assert held[True] > 0.55 and held[True] > 1.6 * held[False], held
+
+
 @pytest.mark.parametrize("engine_name", ENGINES)
 def test_every_job_streams_out_once_with_its_latency(engine_name, request):
     engine = request.getfixturevalue(engine_name)

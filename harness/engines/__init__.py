@@ -21,6 +21,7 @@ from typing import Any, Callable, Hashable, Iterable, Iterator
 from harness.config import ENGINES, SamplingSettings
 
 Progress = Callable[[int], None]  # called with the number of requests just finished
+ANSWER_PRIORITY = -1  # `EngineRequest.priority` of an answer phase: ahead of every first phase (0)
 
 
 @dataclass
@@ -33,6 +34,10 @@ class EngineRequest:
     # The prompt as token ids, when they are known (an answer phase continues from the very tokens of its
     # thought). An engine that takes token ids feeds these; the others, and every cache key, read `prompt`.
     prompt_ids: list[int] | None = None
+    # Lower goes first, as in vLLM's priority scheduling: an answer phase (`ANSWER_PRIORITY`) is taken before
+    # the first phases waiting in the engine's own queue, while its thought is still in the prefix cache. It
+    # decides no token; an engine without priorities keeps the feed's order (where `push_front` does the same).
+    priority: int = 0
 
 
 @dataclass
@@ -45,6 +50,8 @@ class EngineOutput:
     # The token ids the engine made of a text prompt, when it can say (None when the request brought its own
     # ids, or when the engine is a server that does not tell).
     prompt_ids: list[int] | None = None
+    # How many of the prompt's tokens the engine's prefix cache held (vLLM; None where the engine cannot say).
+    cached_tokens: int | None = None
 
 
 class EngineError(RuntimeError):

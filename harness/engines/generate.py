@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Hashable, Iterator
 
 from harness.config import SamplingSettings
-from harness.engines import Engine, EngineOutput, EngineRequest, Feed
+from harness.engines import ANSWER_PRIORITY, Engine, EngineOutput, EngineRequest, Feed
 from harness.modes import DEFAULT_EARLY_STOP, THINK_CLOSE, think_opened
 from harness.types import Generation
 
@@ -119,14 +119,16 @@ def continuation_request(job: Job, first: EngineOutput, following: tuple[str, bo
     Where the engine said which tokens it made of the prompt, the request also carries the prompt's and the
     thought's very token ids (and the forcing text's), so the answer continues from the tokens the model
     drew -- not from a re-tokenization of their text, which can split differently -- and the engine's prefix
-    cache holds all of it."""
+    cache holds all of it. It goes ahead of the first phases waiting in the engine (`ANSWER_PRIORITY`): behind
+    them, a cache smaller than the run (a GPU's at user scale) would have evicted the thought by its turn."""
     thought, forced = following
     ids = None
     if first.prompt_ids is not None:
         ids = list(first.prompt_ids) + list(first.token_ids)
         if forced:
             ids += tokenizer.encode(forcing_text(settings), add_special_tokens=False)
-    return EngineRequest(job.prompt + thought, job.seed + 1, settings.answer_budget, job.images, prompt_ids=ids)
+    return EngineRequest(job.prompt + thought, job.seed + 1, settings.answer_budget, job.images, prompt_ids=ids,
+                         priority=ANSWER_PRIORITY)
 
 
 def first_request(job: Job, settings: GenerationSettings) -> EngineRequest:

@@ -73,7 +73,8 @@ def truncate_output(output: EngineOutput, max_tokens: int, tokenizer: Any, engin
     else:
         text = stream_text(tokenizer, ids)
     return EngineOutput(token_ids=ids, text=text, finish_reason="length", stopped_on=None,
-                        prompt_tokens=output.prompt_tokens, prompt_ids=output.prompt_ids)
+                        prompt_tokens=output.prompt_tokens, prompt_ids=output.prompt_ids,
+                        cached_tokens=output.cached_tokens)
 
 
 def request_key(request: EngineRequest, sampling: SamplingSettings) -> str:

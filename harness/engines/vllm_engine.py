@@ -61,6 +61,9 @@ class VLLMEngine(Engine):
             "seed": seed,
             "trust_remote_code": trust_remote_code,
             "enable_prefix_caching": True,
+            # Requests' priorities (an answer phase ahead of waiting first phases: `EngineRequest.priority`);
+            # among equal priorities the order is arrival, as under "fcfs".
+            "scheduling_policy": "priority",
             "limit_mm_per_prompt": {"image": max_images},
         }
         if max_model_len:
@@ -87,6 +90,7 @@ class VLLMEngine(Engine):
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
         scheduler = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "scheduler_config", None)
         self.window = max(1, WINDOW_PER_SLOT * int(getattr(scheduler, "max_num_seqs", 0) or 64))
+        self.priorities = getattr(scheduler, "policy", None) == "priority"  # engine_args may have set "fcfs"
         self._tokenize = text_tokenizer(self.llm)
 
     def _prompt(self, request: EngineRequest, tokenize: Callable[[str], list[int]] | None) -> dict[str, Any]:
@@ -120,7 +124,8 @@ class VLLMEngine(Engine):
                     batch.append(item)
                 if batch:
                     ids = self.llm.enqueue([self._prompt(r, tokenize) for _, r in batch],
-                                           [self._params(r, arguments) for _, r in batch], use_tqdm=False)
+                                           [self._params(r, arguments) for _, r in batch], use_tqdm=False,
+                                           priority=[r.priority for _, r in batch] if self.priorities else None)
                     # enqueue returns the engine's internal ids ("7-1a2b3c4d"); outputs carry the request's own ("7")
                     in_flight.update((external_id(rid), item) for rid, item in zip(ids, batch))
                 if not in_flight:
@@ -143,7 +148,7 @@ class VLLMEngine(Engine):
                             finish_reason="length" if completion.finish_reason == "length" else "stop",
                             stopped_on=stopped_on, prompt_tokens=len(result.prompt_token_ids or []),
                             prompt_ids=None if request.prompt_ids is not None or request.images else
-                            result.prompt_token_ids)
+                            result.prompt_token_ids, cached_tokens=result.num_cached_tokens)
 
     def close(self) -> None:
         del self.llm
