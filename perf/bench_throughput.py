@@ -225,7 +225,8 @@ def main() -> None:
     base = RunConfig(model=model, benchmarks=[str(benchmark)], data_dir=str(benchmark.parent), samples=args.samples,
                      mode="slow", budget=args.budget, answer_budget=args.answer_budget, dtype="float32", seed=2)
     cache = engine.llm.llm_engine.vllm_config.cache_config
-    print(f"KV cache: {cache.num_gpu_blocks} blocks of {cache.block_size} tokens")
+    print(f"KV cache: {cache.num_gpu_blocks} blocks of {cache.block_size} tokens; answer phases "
+          f"{'by priority' if engine.priorities else 'in arrival order (the cache holds the window)'}")
     print(f"model {model}  budget {args.budget}  samples {args.samples}  rounds {args.rounds}  "
           f"machine load average {os.getloadavg()[0]:.1f}")
     counter = StepCounter(engine.llm.llm_engine)

