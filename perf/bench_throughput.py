@@ -17,7 +17,8 @@ must produce the same tokens for every request (asserted). The default model is 
 spread from a few tokens to the budget, as a thinking model's do; the spread is printed. The model
 directory is built for the budget.
 
-Each side's engine steps (`LLMEngine.step` calls) are printed too: a count that no machine load moves.
+Each side's engine steps (`LLMEngine.step` calls) and computed tokens (prefill and decode) are printed too:
+counts that no machine load moves.
 `--kv-blocks N` gives the engine a KV cache of N blocks, a few percent of the workload's tokens as on a
 GPU at user scale, instead of this machine's default (which holds every token of the run).
 
@@ -138,25 +139,37 @@ def warm_up(engine: Any, jobs: list[Any], config: Any, raw: Any, out: Path) -> N
 
 
 class StepCounter:
-    """Counts the engine's scheduler steps (`LLMEngine.step` calls), for both sides alike. Unlike time, the count
-    is the same whatever else the machine does; on a GPU, where a decoding step costs about the same at any batch
-    size, fewer steps for the same tokens is less device time."""
+    """Counts the engine's scheduler steps (`LLMEngine.step` calls) and the tokens they computed (prefill and
+    decode: what the scheduler handed the model), for both sides alike. Unlike time, the counts are the same
+    whatever else the machine does; on a GPU, where a decoding step costs about the same at any batch size,
+    fewer steps for the same tokens is less device time, and fewer computed tokens (a thought found in the
+    prefix cache instead of prefilled again) is less compute."""
 
     def __init__(self, llm_engine: Any) -> None:
         self.count = 0
+        self.tokens = 0
         step = llm_engine.step
+        scheduler = llm_engine.engine_core.engine_core.scheduler  # in-process engine core (CPU_ENVIRONMENT)
+        schedule = scheduler.schedule
 
         def counted() -> Any:
             self.count += 1
             return step()
 
-        llm_engine.step = counted
+        def scheduled(*args: Any, **kwargs: Any) -> Any:
+            output = schedule(*args, **kwargs)
+            self.tokens += output.total_num_scheduled_tokens
+            return output
 
-    def around(self, side: Any, steps: list[int]) -> Any:
+        llm_engine.step = counted
+        scheduler.schedule = scheduled
+
+    def around(self, side: Any, steps: list[int], tokens: list[int]) -> Any:
         def run(index: int) -> Any:
-            start = self.count
+            start, computed = self.count, self.tokens
             result = side(index)
             steps.append(self.count - start)
+            tokens.append(self.tokens - computed)
             return result
         return run
 
@@ -169,9 +182,11 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
     raw_name = "raw LLM.generate" if policy == "cap" else "raw two-call force"
     harness_name = "harness run" if policy == "cap" else "harness run, pipelined force"
     steps: dict[str, list[int]] = {raw_name: [], harness_name: []}
-    sides = {raw_name: counter.around(lambda index: raw(engine.llm, jobs, config), steps[raw_name]),
+    computed: dict[str, list[int]] = {raw_name: [], harness_name: []}
+    sides = {raw_name: counter.around(lambda index: raw(engine.llm, jobs, config), steps[raw_name],
+                                      computed[raw_name]),
              harness_name: counter.around(lambda index: harness_run(engine, config, root / f"{policy}-{index}"),
-                                          steps[harness_name])}
+                                          steps[harness_name], computed[harness_name])}
     for index in range(warmup):
         warm_up(engine, jobs, config, raw, root / f"{policy}-warmup-{index}")
     record = alternate(sides, rounds, label=f"{policy} ", before=engine.llm.reset_prefix_cache)
@@ -189,8 +204,11 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
     print(ratio_table(record, raw_name, TARGETS[policy], total))
     print("engine steps per round: " + "; ".join(f"{name} {statistics.median(counts):.0f}"
                                                  for name, counts in steps.items()))
-    return {"requests": len(jobs), "tokens": total, **{name: {"wall": e["wall"], "cpu": e["cpu"], "steps": steps[name]}
-                                                        for name, e in record.items()}}
+    print("tokens computed per round (prefill and decode): " + "; ".join(
+        f"{name} {statistics.median(counts):,.0f}" for name, counts in computed.items()))
+    return {"requests": len(jobs), "tokens": total,
+            **{name: {"wall": e["wall"], "cpu": e["cpu"], "steps": steps[name], "computed": computed[name]}
+               for name, e in record.items()}}
 
 
 def main() -> None:
