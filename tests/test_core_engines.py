@@ -211,7 +211,9 @@ def test_answer_phases_go_ahead_of_waiting_first_phases_while_their_thought_is_c
 @pytest.fixture(scope="session")
 def window_cache_engine(tiny_text_dir):
     """The tiny model with a window of 8 requests (2 scheduler slots) and a KV cache of exactly 9 contexts of
-    512 tokens (144 blocks of 32): the least that keeps every thought until its answer in arrival order."""
+    512 tokens (144 blocks of 32): the least that `cache_holds_window` accepts. (The bound assumes every
+    context reaches max_model_len; this test's reach about 200 tokens, so it shows the bound suffices, and
+    `small_cache_engine` shows what a cache below it loses in arrival order.)"""
     from harness.engines import create_engine
 
     return create_engine("vllm", str(tiny_text_dir), dtype="float32", max_model_len=512,

@@ -98,9 +98,10 @@ class VLLMEngine(Engine):
         self.tokenizer = self.llm.get_tokenizer()
         self.eos_texts = end_of_turn_texts(model, self.tokenizer, trust_remote_code)
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
-        scheduler = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "scheduler_config", None)
+        config = getattr(self.llm.llm_engine, "vllm_config", None)
+        scheduler = getattr(config, "scheduler_config", None)
         self.window = max(1, WINDOW_PER_SLOT * int(getattr(scheduler, "max_num_seqs", 0) or 64))
-        cache = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "cache_config", None)
+        cache = getattr(config, "cache_config", None)
         self.cache_holds_window = cache_holds_window(getattr(cache, "num_gpu_blocks", None),
                                                      getattr(cache, "block_size", None), self.window,
                                                      self.max_model_len)
