@@ -5,7 +5,9 @@ capacity, so it never runs dry and memory stays bounded) and come out of `LLMEng
 each finishes; nothing waits for a batch's slowest request. One request per (item, sample) with its own
 seed keeps every sample reproducible on its own; prefix caching makes the shared prompt cost nothing.
 A text prompt is tokenized once for all its samples, by vLLM's own renderer, and goes in as token ids;
-a request that brings its ids (an answer phase continuing its thought) goes in with them.
+a request that brings its ids (an answer phase continuing its thought) goes in with them. With a fast
+tokenizer, vLLM does not detokenize as it generates: a stop string that is one token (`</think>`) stops on
+its token, and each text is decoded once its request ends, to vLLM's own text (`detokenize.py`).
 
 `deterministic=True` makes the outputs independent of which requests share a batch, so a resumed run
 gives the tokens an uninterrupted one gives: with vLLM's batch-invariant kernels on an NVIDIA GPU of
@@ -23,6 +25,7 @@ from harness.config import SamplingSettings
 from harness.engines import Engine, EngineOutput, EngineRequest, Feed
 from harness.engines.common import end_of_turn_texts, has_cuda, strip_end_of_turn, supports_batch_invariance, \
     vllm_sampling_args
+from harness.engines.detokenize import Detokenizer, rust_tokenizer
 
 WINDOW_PER_SLOT = 4  # requests in flight per scheduler slot: enough queued that a finished one is replaced at once
 
@@ -110,6 +113,9 @@ class VLLMEngine(Engine):
         # tails with answers (fewer engine steps). engine_args may have set "fcfs".
         self.priorities = getattr(scheduler, "policy", None) == "priority" and not self.cache_holds_window
         self._tokenize = text_tokenizer(self.llm)
+        backend = rust_tokenizer(self.tokenizer)
+        self._detokenizer = Detokenizer(backend) if backend is not None else None
+        self._stop_ids: dict[tuple[str, ...], list[int] | None] = {}
 
     def _prompt(self, request: EngineRequest, tokenize: Callable[[str], list[int]] | None) -> dict[str, Any]:
         """What `enqueue` gets: token ids where the request has them or vLLM's renderer can make them."""
@@ -122,12 +128,27 @@ class VLLMEngine(Engine):
             return {"prompt": request.prompt}
         return {"prompt_token_ids": tokenize(request.prompt)}
 
+    def _decoded_here(self, request: EngineRequest) -> list[int] | None:
+        """The stop strings' token ids where this engine decodes the request's text once it ends (a fast
+        tokenizer, every stop string one token); None where vLLM detokenizes it as it goes."""
+        if self._detokenizer is None:
+            return None
+        key = tuple(request.stop)
+        if key not in self._stop_ids:
+            self._stop_ids[key] = self._detokenizer.stop_token_ids(list(key))
+        return self._stop_ids[key]
+
     def _params(self, request: EngineRequest, sampling: dict[str, Any]) -> Any:
         from vllm import SamplingParams
 
-        return SamplingParams(n=1, seed=request.seed, max_tokens=request.max_tokens, stop=request.stop or None,
-                              include_stop_str_in_output=True, skip_special_tokens=False,
-                              spaces_between_special_tokens=False, **sampling)
+        stop_ids = self._decoded_here(request)
+        if stop_ids is None:
+            return SamplingParams(n=1, seed=request.seed, max_tokens=request.max_tokens, stop=request.stop or None,
+                                  include_stop_str_in_output=True, skip_special_tokens=False,
+                                  spaces_between_special_tokens=False, **sampling)
+        return SamplingParams(n=1, seed=request.seed, max_tokens=request.max_tokens, stop_token_ids=stop_ids or None,
+                              detokenize=False, skip_special_tokens=False, spaces_between_special_tokens=False,
+                              **sampling)
 
     def stream(self, feed: Feed, sampling: SamplingSettings) -> Iterator[tuple[Hashable, EngineOutput]]:
         engine = self.llm.llm_engine
@@ -158,12 +179,17 @@ class VLLMEngine(Engine):
 
     def _output(self, result: Any, request: EngineRequest) -> EngineOutput:
         completion = result.outputs[0]
-        stopped_on = completion.stop_reason if isinstance(completion.stop_reason, str) else None
-        text = completion.text
-        if completion.finish_reason == "stop" and stopped_on is None:
+        finish_reason = "length" if completion.finish_reason == "length" else "stop"
+        if self._decoded_here(request) is None:
+            token_ids, text = list(completion.token_ids), completion.text
+            stopped_on = completion.stop_reason if isinstance(completion.stop_reason, str) else None
+        else:
+            token_ids, text, stopped_on = self._detokenizer.decode(result.prompt_token_ids or [],
+                                                                   completion.token_ids, request.stop)
+            finish_reason = "stop" if stopped_on is not None else finish_reason
+        if finish_reason == "stop" and stopped_on is None:
             text = strip_end_of_turn(text, self.eos_texts)
-        return EngineOutput(token_ids=list(completion.token_ids), text=text,
-                            finish_reason="length" if completion.finish_reason == "length" else "stop",
+        return EngineOutput(token_ids=token_ids, text=text, finish_reason=finish_reason,
                             stopped_on=stopped_on, prompt_tokens=len(result.prompt_token_ids or []),
                             prompt_ids=None if request.prompt_ids is not None or request.images else
                             result.prompt_token_ids, cached_tokens=result.num_cached_tokens)
