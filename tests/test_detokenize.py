@@ -2,10 +2,10 @@
 
 The reference is vLLM's `FastIncrementalDetokenizer`, the class its engine loop runs, fed one token at a time
 with the harness's settings (special tokens kept, no spaces between added tokens, the stop string kept in
-the output), stopping where its stop-string check says. Three real tokenizer pipelines: the tiny test
-model's byte-level BPE (`</think>` one added token), SmolLM2's (`</think>` several tokens) and a
+the output), stopping where its stop-string check says. Four real tokenizer pipelines: the tiny test
+model's byte-level BPE (`</think>` one added token), SmolLM2's (`</think>` several tokens), a
 Metaspace (SentencePiece-style) BPE built here, whose decoder turns a leading "▁" into a space and drops
-it at the start of a text. The token sequences are the hard ones: random ids (invalid and cut UTF-8),
+it at the start of a text, and a WordPiece, whose decoder puts spaces between tokens. The token sequences are the hard ones: random ids (invalid and cut UTF-8),
 added tokens in a row, the stop token at the end, and the stop string spelled out of ordinary tokens.
 """
 
@@ -26,8 +26,6 @@ from tiny_models import _corpus, build_tokenizer
 from test_core_engines import _jobs, _prompt
 
 STOPS = [THINK_CLOSE]
-
-
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 
 
@@ -147,8 +145,8 @@ def test_the_stop_string_spelled_out_ends_the_request_where_vllm_would(name, req
 
 
 def test_a_stop_string_is_a_stop_token_only_when_it_is_one_token(smollm2_tokenizer):
-    assert Detokenizer(rust_tokenizer(build_tokenizer())).stop_token_ids(STOPS) == \
-        [build_tokenizer().convert_tokens_to_ids(THINK_CLOSE)]
+    tiny = build_tokenizer()
+    assert Detokenizer(rust_tokenizer(tiny)).stop_token_ids(STOPS) == [tiny.convert_tokens_to_ids(THINK_CLOSE)]
     assert Detokenizer(rust_tokenizer(smollm2_tokenizer)).stop_token_ids(STOPS) is None  # vLLM checks the text
     assert Detokenizer(rust_tokenizer(smollm2_tokenizer)).stop_token_ids([]) == []
 
