@@ -5,7 +5,8 @@ with the harness's settings (special tokens kept, no spaces between added tokens
 the output), stopping where its stop-string check says. Four real tokenizer pipelines: the tiny test
 model's byte-level BPE (`</think>` one added token), SmolLM2's (`</think>` several tokens), a
 Metaspace (SentencePiece-style) BPE built here, whose decoder turns a leading "▁" into a space and drops
-it at the start of a text, and a WordPiece, whose decoder puts spaces between tokens. The token sequences are the hard ones: random ids (invalid and cut UTF-8),
+it at the start of a text, and a WordPiece, whose decoder puts spaces between tokens. The token
+sequences are the hard ones: random ids (invalid and cut UTF-8),
 added tokens in a row, the stop token at the end, and the stop string spelled out of ordinary tokens.
 """
 
