@@ -391,6 +391,12 @@ class RunDir:
         return self.path / "generations.jsonl"
 
     @property
+    def thoughts_path(self) -> Path:
+        """Under `force`: each thinking phase whose answer phase has not reached generations.jsonl yet, so
+        that a kill between a job's two phases does not lose the thought (removed once the run has them all)."""
+        return self.path / "thoughts.jsonl"
+
+    @property
     def scores_path(self) -> Path:
         return self.path / "scores.jsonl"
 
@@ -482,6 +488,23 @@ class RunDir:
         that scoring, resuming and counting need, read in a fraction of the time)."""
         return {(row["benchmark"], str(row["id"]), int(row["sample_index"])): row
                 for row in read_jsonl(self.generations_path, token_ids=token_ids)}
+
+    def thoughts(self) -> dict[tuple[str, str, int], dict[str, Any]]:
+        """Latest line per (benchmark, id, sample_index) of thoughts.jsonl, token ids and all; a line with a
+        field missing or of the wrong type is refused, naming the file and line."""
+        rows: dict[Key, dict[str, Any]] = {}
+        if self.thoughts_path.exists():
+            for lineno, row in read_jsonl_numbered(self.thoughts_path):
+                where = f"{self.thoughts_path}:{lineno}"
+                for name, kind in (("seed", int), ("text", str), ("token_ids", list), ("finish_reason", str),
+                                   ("prompt_tokens", int)):
+                    _require(row, name, kind, where)
+                _optional(row, "stopped_on", str, where, None)
+                _optional(row, "prompt_ids", list, where, None)
+                if not all(type(token) is int for token in row["token_ids"] + (row.get("prompt_ids") or [])):
+                    raise RunDirError(f"{where}: token ids should be integers")
+                rows[_key(row, where)] = row
+        return rows
 
     def scores(self) -> list[dict[str, Any]]:
         return list(read_jsonl(self.scores_path))

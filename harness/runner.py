@@ -6,9 +6,11 @@ input -- settings, benchmark files, columns, the model directory, an existing ru
 files -- is checked before anything in the run directory changes and before the model loads.
 
 Generation streams: every finished generation is appended to generations.jsonl at once, keyed by
-(benchmark, item, sample index), so a kill loses only the requests in flight. Re-running the same
-command generates only what is missing; a run directory made with different settings is refused by
-name rather than silently mixed, and one that another process is writing is refused too.
+(benchmark, item, sample index), so a kill loses only the requests in flight; under `force` each thought
+that awaits its answer is kept in thoughts.jsonl, so a kill between a job's two phases loses neither.
+Re-running the same command generates only what is missing, answering kept thoughts without thinking
+again; a run directory made with different settings is refused by name rather than silently mixed, and
+one that another process is writing is refused too.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from harness.bench.loaders import fingerprint_samples, load_samples
 from harness.bench.spec import BenchmarkError, BenchmarkSpec, get_spec
 from harness.config import ADDED_SETTINGS, ConfigError, RunConfig, parse_shard
 from harness.engines import EngineError
-from harness.engines.generate import GenerationSettings, Job, error_generation, sample_seed, stream_generations
+from harness.engines.generate import GenerationSettings, Job, error_generation, job_key, sample_seed, \
+    saved_thought, stream_generations, thought_row
 from harness.engines.logs import EngineLog, console
 from harness.engines.models import ModelError, accepts_images, model_fingerprint, needs_weight_files, \
     resolve_model
@@ -252,12 +255,18 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
         # Read and check everything already in the directory before changing any of it.
         old_manifest = run_dir.manifest() if run_dir.manifest_path.exists() else None
         done = run_dir.generations(token_ids=False)
+        saved = run_dir.thoughts()
         known_items = run_dir.items()
         manifest = manifest_for(config, setup)
         if old_manifest is not None:
             check_comparable(run_dir.path, old_manifest, manifest)
             manifest["benchmarks"] = {**old_manifest.get("benchmarks", {}), **manifest["benchmarks"]}
         jobs, errored = make_jobs(setup, config, done=done)
+        settings = generation_settings(config, setup.ban)
+        thoughts = {job_key(job): saved_thought(saved[job_key(job)]) for job in jobs
+                    if settings.forcing and job_key(job) in saved and saved[job_key(job)]["seed"] == job.seed}
+        if thoughts:
+            note(f"{run_dir.thoughts_path.name}: {len(thoughts)} kept from before, answered without thinking again")
         write_json_atomic(run_dir.manifest_path, manifest)
         append_jsonl(run_dir.items_path, [item_row(spec.name, sample, spec.render_prompt(sample))
                                           for spec in setup.prepared.specs for sample in setup.prepared.samples[spec.name]
@@ -276,8 +285,8 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
                     invocation["load_s"] = time.perf_counter() - load_started
                     if getattr(engine, "determinism", None):
                         note(f"--deterministic: {engine.determinism}")
-                invocation.update(generate_into(run_dir, engine, jobs, generation_settings(config, setup.ban),
-                                                progress))
+                invocation.update(generate_into(run_dir, engine, jobs, settings, progress, thoughts))
+        run_dir.thoughts_path.unlink(missing_ok=True)  # every job's generation is on disk, its thought with it
         score_started = time.perf_counter()
         from harness.verify.scoring import score_run
 
@@ -310,14 +319,20 @@ def merge(shards: list[str | Path], out: str | Path) -> Path:
 
 
 def generate_into(run_dir: RunDir, engine: Any, jobs: list[Job], settings: GenerationSettings,
-                  progress: bool) -> dict[str, Any]:
-    """Stream the jobs' generations into generations.jsonl, each as it finishes; returns the invocation's counts."""
+                  progress: bool, thoughts: dict[tuple[str, str, int], Any] | None = None) -> dict[str, Any]:
+    """Stream the jobs' generations into generations.jsonl, each as it finishes, and under `force` each thought
+    that awaits its answer into thoughts.jsonl (`thoughts`: those kept from before, answered first); returns
+    the invocation's counts."""
     generated = prompt = 0
     started = time.perf_counter()
     bar = _progress_bar(len(jobs), progress)
     try:
-        with JsonlAppender(run_dir.generations_path) as generations:
-            for job, generation in stream_generations(engine, jobs, settings):
+        with JsonlAppender(run_dir.generations_path) as generations, \
+                JsonlAppender(run_dir.thoughts_path) as kept:
+            def keep(job: Job, first: Any) -> None:
+                kept.append(thought_row(job, first))
+
+            for job, generation in stream_generations(engine, jobs, settings, thoughts, keep):
                 generations.append({"benchmark": job.benchmark, **generation.to_json()})
                 generated += len(generation.token_ids)
                 prompt += generation.prompt_tokens

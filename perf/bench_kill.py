@@ -15,9 +15,13 @@ SIGKILL once `--kill-at` of its generations are on disk; resumed (the same comma
   the fixed part of that cost.
 - the resumed run directory is checked: every (item, sample) once, and every generation on disk at the
   kill kept as it was.
+- with `--policy force`, also: thoughts the engine had finished whose answers were not on disk at the kill
+  (what a kill between a job's two phases puts at risk) against the thoughts kept in thoughts.jsonl, and
+  the thinking phases the resumed run started (a thought kept is answered without thinking again).
 
     python perf/bench_kill.py                                   # long-tail model, 1,000 requests, 3 repetitions
     python perf/bench_kill.py --requests 4000 --budget 1024 --kill-at 0.3,0.6,0.9
+    python perf/bench_kill.py --policy force --kill-at 0.3,0.6,0.9
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from perf.workload import CPU_ENVIRONMENT, REPO, add_workload_arguments, workload  # noqa: E402
 
 STARTED, FINISHED = "taken", "finished"
+THOUGHT = "thought"  # a first phase finished under force (a thought, or a turn that ended inside its thought)
 
 
 def install_timing_log(path: Path) -> None:
@@ -58,12 +63,12 @@ def install_timing_log(path: Path) -> None:
         def pull(self) -> Any:
             item = self.feed.pull()
             if item is not None:
-                note(STARTED)
+                note(STARTED + ("" if item[0][1] == 1 else "2"))  # tags are (job, phase)
             return item
 
     def stream(self: Any, feed: Any, sampling: Any) -> Any:
         for tag, output in original(self, LoggedFeed(feed), sampling):
-            note(FINISHED)
+            note(FINISHED if tag[1] == 1 else FINISHED + "2")
             yield tag, output
 
     VLLMEngine.stream = stream
@@ -120,7 +125,7 @@ def finish(process: subprocess.Popen, started: float, what: str) -> float:
 
 
 def events(log: Path, until: float = float("inf")) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {STARTED: [], FINISHED: []}
+    times: dict[str, list[float]] = {STARTED: [], FINISHED: [], STARTED + "2": [], FINISHED + "2": []}
     if log.exists():
         for line in log.read_text().splitlines():
             event, _, stamp = line.partition(" ")
@@ -160,6 +165,7 @@ def repetition(harness_args: list[str], root: Path, index: int, total: int, kill
     kill_group(process)
     to_kill_s = killed_at - started
     on_disk = generations(rows(cut_dir / "generations.jsonl"))
+    kept = {(r["benchmark"], r["id"], r["sample_index"]) for r in rows(cut_dir / "thoughts.jsonl")} - set(on_disk)
     engine = events(log, until=killed_at)
 
     resume_log = root / f"resumed-{index}.log"
@@ -173,11 +179,18 @@ def repetition(harness_args: list[str], root: Path, index: int, total: int, kill
     assert not changed, f"generations on disk at the kill were rewritten: {changed[:3]}"
     resume_events = events(resume_log)
     resume_startup_s = (min(resume_events[STARTED]) - resume_started) if resume_events[STARTED] else resume_s
+    # A generation is finished when its last phase is: under force, an answer, or a first phase that ended the
+    # turn inside its thought (a first phase finished and not on disk is a thought awaiting its answer).
+    finished = len(engine[FINISHED + "2"]) + len(engine[FINISHED]) - len(engine[STARTED + "2"])
     figures = {"uninterrupted_s": whole_s, "to_kill_s": to_kill_s, "resumed_s": resume_s,
                "lost_s": to_kill_s + resume_s - whole_s, "resumed_startup_s": resume_startup_s,
-               "on_disk": len(on_disk), "finished_by_engine": len(engine[FINISHED]),
-               "in_flight": len(engine[STARTED]) - len(engine[FINISHED]),
-               "regenerated": len(resume_events[FINISHED])}
+               "on_disk": len(on_disk), "finished_by_engine": finished,
+               "in_flight": len(engine[STARTED]) + len(engine[STARTED + "2"]) - len(engine[FINISHED])
+               - len(engine[FINISHED + "2"]),
+               "thoughts_awaiting": len(engine[FINISHED]) - len(on_disk) if engine[STARTED + "2"] else 0,
+               "thoughts_kept": len(kept),
+               "rethought": len(resume_events[STARTED]) - (total - len(on_disk) - len(kept)),
+               "regenerated": len(resume_events[FINISHED]) + len(resume_events[FINISHED + "2"])}
     print(f"repetition {index + 1}: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
                                                   for k, v in figures.items()), file=sys.stderr, flush=True)
     return figures
@@ -189,6 +202,8 @@ def main() -> None:
     parser.add_argument("--kill-at", default="0.5", help="share(s) of the generations on disk at which to kill, "
                                                          "comma-separated, one per repetition in turn (default 0.5)")
     parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--policy", choices=("cap", "force"), default="cap", help="the runs' --budget-policy")
+    parser.add_argument("--answer-budget", type=int, default=64, help="force: tokens for the answer (default 64)")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: run `harness` with the timing log
     args, rest = parser.parse_known_args()
@@ -203,16 +218,22 @@ def main() -> None:
     harness_args = ["run", "--model", model, "--bench", str(benchmark), "--data-dir", str(benchmark.parent),
                     "--mode", "slow", "--budget", str(args.budget), "--samples", str(args.samples),
                     "--dtype", "float32", "--max-model-len", "4096", "--quiet"]
+    if args.policy == "force":
+        harness_args += ["--budget-policy", "force", "--answer-budget", str(args.answer_budget)]
     shares = [float(s) for s in args.kill_at.split(",")]
-    print(f"model {model}  {total} requests  budget {args.budget}  kill at {args.kill_at} of the generations  "
+    print(f"model {model}  {total} requests  budget {args.budget} ({args.policy})  "
+          f"kill at {args.kill_at} of the generations  "
           f"machine load average {os.getloadavg()[0]:.1f}")
     results = [repetition(harness_args, root, i, total, shares[i % len(shares)]) for i in range(args.repetitions)]
     print(f"{'repetition':>10}{'kill at':>9}{'on disk':>9}{'finished':>10}{'in flight':>11}{'to kill s':>11}"
-          f"{'resumed s':>11}{'whole s':>9}{'lost s':>8}{'restart s':>11}")
+          f"{'resumed s':>11}{'whole s':>9}{'lost s':>8}{'restart s':>11}"
+          + (f"{'awaiting':>10}{'kept':>6}{'rethought':>11}" if args.policy == "force" else ""))
     for index, r in enumerate(results):
         print(f"{index + 1:>10}{shares[index % len(shares)]:>9.2f}{r['on_disk']:>9}{r['finished_by_engine']:>10}"
               f"{r['in_flight']:>11}{r['to_kill_s']:>11.1f}{r['resumed_s']:>11.1f}{r['uninterrupted_s']:>9.1f}"
-              f"{r['lost_s']:>8.1f}{r['resumed_startup_s']:>11.1f}")
+              f"{r['lost_s']:>8.1f}{r['resumed_startup_s']:>11.1f}"
+              + (f"{r['thoughts_awaiting']:>10}{r['thoughts_kept']:>6}{r['rethought']:>11}" if args.policy == "force"
+                 else ""))
     lost = [r["lost_s"] for r in results]
     print(f"seconds lost: median {statistics.median(lost):.1f} (range {min(lost):.1f}-{max(lost):.1f}); finished "
           f"generations lost at the kill: {sum(r['finished_by_engine'] - r['on_disk'] for r in results)} over "

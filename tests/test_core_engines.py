@@ -163,6 +163,44 @@ def test_streamed_force_equals_forcing_in_two_calls(engine_name, request):
     assert [g.text for g in streamed] == _two_calls(engine, jobs, settings)
 
 
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_a_kept_thought_is_answered_without_thinking_again(engine_name, request, monkeypatch):
+    """Every thought that awaits its answer is handed to `on_thought`; given back as `thoughts` (through the JSON
+    line the runner keeps in thoughts.jsonl), a job starts at its answer phase and ends with the generation the
+    uninterrupted stream gave it. The jobs without a kept thought think as before."""
+    import json
+
+    from harness.engines.generate import job_key, saved_thought, thought_row
+
+    engine = request.getfixturevalue(engine_name)
+    settings = GenerationSettings(mode="slow", budget=10, budget_policy="force", answer_budget=6)
+    jobs = _jobs(_prompt(True), 5, 2)
+    kept: dict = {}
+    whole = {job_key(job): g for job, g in stream_generations(
+        engine, jobs, settings, on_thought=lambda job, first: kept.setdefault(job_key(job), thought_row(job, first)))}
+    assert len(whole) == len(jobs) and len(kept) == sum(THINK_CLOSE in g.text for g in whole.values())
+    assert 2 <= len(kept), "the tiny model should leave thoughts to answer"
+    resumed_keys = sorted(kept)[: len(kept) // 2 + 1]
+    thoughts = {key: saved_thought(json.loads(json.dumps(kept[key]))) for key in resumed_keys}
+
+    stream = engine.stream
+    phases: list = []
+
+    def recording(feed, sampling):
+        for tag, output in stream(feed, sampling):
+            phases.append(tag[1])
+            yield tag, output
+
+    monkeypatch.setattr(engine, "stream", recording)
+    again = {job_key(job): g for job, g in stream_generations(engine, jobs, settings, thoughts=thoughts)}
+    assert phases.count(1) == len(jobs) - len(thoughts), "a job with a kept thought must not think again"
+    for key, generation in whole.items():
+        other = again[key]
+        assert (other.text, other.token_ids, other.think_tokens, other.answer_tokens, other.forced,
+                other.prompt_tokens) == (generation.text, generation.token_ids, generation.think_tokens,
+                                         generation.answer_tokens, generation.forced, generation.prompt_tokens), key
+
+
 @pytest.fixture(scope="session")
 def small_cache_engine(tiny_text_dir):
     """The tiny model with a KV cache of 24 blocks of 32 tokens, far smaller than a run of a hundred requests.

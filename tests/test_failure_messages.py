@@ -85,6 +85,20 @@ def test_a_corrupted_generation_line_is_one_line_for_every_command_and_changes_n
     assert snapshot(run_dir) == before, "manifest.json and every other file stay byte-identical"
 
 
+@pytest.mark.parametrize("row, expected", [
+    ({"seed": 1, "text": "x", "token_ids": [1, "2"], "finish_reason": "length", "prompt_tokens": 3},
+     "token ids should be integers"),
+    ({"seed": 1, "text": "x", "token_ids": [1], "finish_reason": "length"}, "missing required field 'prompt_tokens'"),
+], ids=["string-token-id", "missing-field"])
+def test_a_bad_kept_thought_is_one_line_naming_file_and_line(row, expected, tiny_text_dir, run_dir, capsys):
+    path = run_dir / "thoughts.jsonl"
+    path.write_text(json.dumps({"benchmark": "sample", "id": "x", "sample_index": 0, **row}) + "\n", encoding="utf-8")
+    before = snapshot(run_dir)
+    line = _fails(_run_argv(tiny_text_dir, run_dir), capsys)
+    assert f"{path}:1: {expected}" in line
+    assert snapshot(run_dir) == before
+
+
 def test_a_changed_setting_on_resume_is_one_line_naming_it(tiny_text_dir, run_dir, capsys):
     before = snapshot(run_dir)
     line = _fails(_run_argv(tiny_text_dir, run_dir, "--seed", "7"), capsys)

@@ -77,3 +77,53 @@ def test_a_killed_run_loses_nothing_it_counted_and_resumes_to_the_uninterrupted_
     assert _texts(out) == expected
     lines = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines() if line.strip()]
     assert len(lines) == len({(row["id"], row["sample_index"]) for row in lines}), "nothing generated twice"
+
+
+def _keys(path: Path) -> set[tuple[str, int]]:
+    """(item, sample) of every whole line of a JSONL file being written (a torn last line is left out)."""
+    keys = set()
+    if path.exists():
+        for line in path.read_text(errors="replace").split("\n"):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            keys.add((row["id"], row["sample_index"]))
+    return keys
+
+
+def test_a_run_killed_between_a_thought_and_its_answer_keeps_the_thought(tiny_text_dir, tmp_path):
+    """Under `force`, a thought is on disk (thoughts.jsonl) before its answer phase is queued: a SIGKILL that lands
+    while answers are pending loses none of those thoughts, and the resumed run answers them without thinking
+    again, ending with the uninterrupted run's texts (`--deterministic`) and no thoughts.jsonl left."""
+    force = ("--budget-policy", "force", "--answer-budget", "64")
+    reference = subprocess.run(_argv(tiny_text_dir, tmp_path / "reference", "--quiet", *force), env=_env(),
+                               capture_output=True, text=True, timeout=600)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    expected = _texts(tmp_path / "reference")
+    assert not (tmp_path / "reference" / "thoughts.jsonl").exists(), "a finished run keeps no thoughts"
+
+    out = tmp_path / "killed"
+    process = subprocess.Popen(_argv(tiny_text_dir, out, "--quiet", *force), env=_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    pending: set = set()
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        answered = _keys(out / "generations.jsonl")
+        pending = _keys(out / "thoughts.jsonl") - answered
+        if len(answered) >= 10 and pending:
+            break
+        if process.poll() is not None:
+            raise AssertionError("the run ended before it could be killed")
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    pending = _keys(out / "thoughts.jsonl") - _keys(out / "generations.jsonl")
+    assert pending, "the kill must land while a thought awaits its answer"
+
+    resumed = subprocess.run(_argv(tiny_text_dir, out, *force), env=_env(), capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"note: thoughts.jsonl: {len(pending)} kept from before, answered without thinking again" in resumed.stderr
+    assert _texts(out) == expected
+    assert not (out / "thoughts.jsonl").exists()

@@ -12,7 +12,9 @@ Think/answer token counts come from the position of `</think>` in the generated 
 Generation streams (`stream_generations`): each job's first request goes to the engine's feed, each
 finished generation is handed on at once, and under `force` a job's answer phase is queued the moment its
 thinking phase ends -- ahead of jobs not yet started, with the thought as a prefix the engine's prefix
-cache already holds -- so no phase waits for another job's.
+cache already holds -- so no phase waits for another job's. A thought that is to be continued is handed
+to `on_thought` as it ends (the runner keeps it in thoughts.jsonl), and a job given its saved thought
+starts at its answer phase: a kill between a job's two phases loses neither.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import hashlib
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterator
+from typing import Any, Callable, Hashable, Iterator, Mapping
 
 from harness.config import SamplingSettings
 from harness.engines import ANSWER_PRIORITY, Engine, EngineOutput, EngineRequest, Feed
@@ -152,14 +154,48 @@ class _TimedFeed(Feed):
         return item
 
 
-def stream_generations(engine: Engine, jobs: list[Job], settings: GenerationSettings
+def job_key(job: Job) -> tuple[str, str, int]:
+    """How a job is keyed in a run directory: (benchmark, item id, sample index)."""
+    return job.benchmark, job.id, job.sample_index
+
+
+def thought_row(job: Job, first: EngineOutput) -> dict[str, Any]:
+    """A finished thinking phase as one JSON line: all that its answer phase needs to start again."""
+    return {"benchmark": job.benchmark, "id": job.id, "sample_index": job.sample_index, "seed": job.seed,
+            "text": first.text, "token_ids": first.token_ids, "finish_reason": first.finish_reason,
+            "stopped_on": first.stopped_on, "prompt_tokens": first.prompt_tokens, "prompt_ids": first.prompt_ids}
+
+
+def saved_thought(row: Mapping[str, Any]) -> EngineOutput:
+    """The thinking phase that `thought_row` wrote."""
+    return EngineOutput(token_ids=list(row["token_ids"]), text=row["text"], finish_reason=row["finish_reason"],
+                        stopped_on=row["stopped_on"], prompt_tokens=int(row["prompt_tokens"]),
+                        prompt_ids=row["prompt_ids"])
+
+
+def stream_generations(engine: Engine, jobs: list[Job], settings: GenerationSettings,
+                       thoughts: Mapping[tuple[str, str, int], EngineOutput] | None = None,
+                       on_thought: Callable[[Job, EngineOutput], None] | None = None
                        ) -> Iterator[tuple[Job, Generation]]:
-    """(job, generation) for every job, in the order they finish."""
+    """(job, generation) for every job, in the order they finish.
+
+    Under `force`, `on_thought(job, output)` is called with every thinking phase that an answer phase will
+    continue, before that answer is queued; a job with an entry in `thoughts` (what such a call was given
+    before a kill) goes straight to its answer phase."""
     thinking = think_opened(settings.mode)
     feed = _TimedFeed()
-    for index, job in enumerate(jobs):
-        feed.push((index, 1), first_request(job, settings))
     firsts: dict[int, tuple[EngineOutput, str, bool]] = {}  # jobs whose answer phase is under way
+    starting = []
+    for index, job in enumerate(jobs):  # answers to saved thoughts first: the oldest work, and the fewest tokens
+        saved = thoughts.get(job_key(job)) if thoughts and settings.forcing else None
+        following = continuation(job, saved, settings) if saved is not None else None
+        if following is not None:
+            firsts[index] = (saved, *following)
+            feed.push((index, 2), continuation_request(job, saved, following, settings, engine.tokenizer))
+        else:
+            starting.append(index)
+    for index in starting:
+        feed.push((index, 1), first_request(jobs[index], settings))
     for (index, phase), output in engine.stream(feed, settings.sampling):
         job = jobs[index]
         if not settings.forcing:
@@ -169,6 +205,8 @@ def stream_generations(engine: Engine, jobs: list[Job], settings: GenerationSett
         elif phase == 1:
             following = continuation(job, output, settings)
             if following is not None:
+                if on_thought is not None:
+                    on_thought(job, output)
                 firsts[index] = (output, *following)
                 feed.push_front((index, 2), continuation_request(job, output, following, settings, engine.tokenizer))
                 continue
@@ -207,4 +245,4 @@ def error_generation(job: Job, message: str) -> Generation:
 
 
 __all__ = ["GenerationSettings", "Job", "count_think_tokens", "error_generation", "first_request", "generate",
-           "sample_seed", "stream_generations"]
+           "job_key", "sample_seed", "saved_thought", "stream_generations", "thought_row"]
