@@ -263,10 +263,7 @@ def run(config: RunConfig, progress: bool = True, engine: Any = None, verifier: 
             manifest["benchmarks"] = {**old_manifest.get("benchmarks", {}), **manifest["benchmarks"]}
         jobs, errored = make_jobs(setup, config, done=done)
         settings = generation_settings(config, setup.ban)
-        thoughts = {job_key(job): saved_thought(saved[job_key(job)]) for job in jobs
-                    if settings.forcing and job_key(job) in saved and saved[job_key(job)]["seed"] == job.seed}
-        if thoughts:
-            note(f"{run_dir.thoughts_path.name}: {len(thoughts)} kept from before, answered without thinking again")
+        thoughts = kept_thoughts(run_dir, saved, jobs, setup.builder.tokenizer) if settings.forcing else {}
         write_json_atomic(run_dir.manifest_path, manifest)
         append_jsonl(run_dir.items_path, [item_row(spec.name, sample, spec.render_prompt(sample))
                                           for spec in setup.prepared.specs for sample in setup.prepared.samples[spec.name]
@@ -316,6 +313,29 @@ def merge(shards: list[str | Path], out: str | Path) -> Path:
         score_run(RunDir(path))
         write_summary(path, invocations=invocations)
     return path
+
+
+def kept_thoughts(run_dir: RunDir, saved: dict[tuple[str, str, int], dict[str, Any]], jobs: list[Job],
+                  tokenizer: Any) -> dict[tuple[str, str, int], Any]:
+    """The thoughts of thoughts.jsonl that `jobs` continue from: the job's own seed, and token ids the tokenizer
+    knows (the engine refuses others; such a job thinks again, and the note says how many)."""
+    vocabulary = len(tokenizer) if tokenizer is not None else None
+    thoughts, unknown = {}, 0
+    for job in jobs:
+        row = saved.get(job_key(job))
+        if row is None or row["seed"] != job.seed:
+            continue
+        if vocabulary is not None and not all(0 <= token < vocabulary
+                                              for token in row["token_ids"] + (row.get("prompt_ids") or [])):
+            unknown += 1
+            continue
+        thoughts[job_key(job)] = saved_thought(row)
+    if thoughts:
+        note(f"{run_dir.thoughts_path.name}: {len(thoughts)} kept from before, answered without thinking again")
+    if unknown:
+        note(f"{run_dir.thoughts_path.name}: {unknown} kept thoughts hold token ids outside the tokenizer's "
+             "vocabulary; those jobs think again")
+    return thoughts
 
 
 def generate_into(run_dir: RunDir, engine: Any, jobs: list[Job], settings: GenerationSettings,

@@ -99,6 +99,31 @@ def test_a_bad_kept_thought_is_one_line_naming_file_and_line(row, expected, tiny
     assert snapshot(run_dir) == before
 
 
+def test_a_kept_thought_the_engine_would_refuse_is_thought_again(tiny_text_dir, tmp_path, capsys):
+    """Token ids outside the tokenizer's vocabulary (a hand-edited or foreign thoughts.jsonl) would make vLLM
+    refuse the answer phase mid-run: such a job thinks again, and a note says how many; another seed's
+    thought is not taken either."""
+    from transformers import AutoTokenizer
+
+    from harness.engines.generate import Job
+    from harness.rundir import RunDir
+    from harness.runner import kept_thoughts
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_text_dir))
+    run_dir = RunDir(tmp_path)
+    rows = [{"benchmark": "b", "id": str(n), "sample_index": 0, "seed": 5, "text": "x", "token_ids": ids,
+             "finish_reason": "length", "stopped_on": None, "prompt_tokens": 2, "prompt_ids": [1, 2]}
+            for n, ids in enumerate([[3, 4], [3, len(tokenizer)], [-1], [3, 4]])]
+    rows[3]["seed"] = 6
+    run_dir.thoughts_path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    jobs = [Job("b", str(n), 0, "p", 5) for n in range(4)]
+    thoughts = kept_thoughts(run_dir, run_dir.thoughts(), jobs, tokenizer)
+    assert list(thoughts) == [("b", "0", 0)] and thoughts[("b", "0", 0)].token_ids == [3, 4]
+    err = capsys.readouterr().err
+    assert "thoughts.jsonl: 1 kept from before, answered without thinking again" in err
+    assert "thoughts.jsonl: 2 kept thoughts hold token ids outside the tokenizer's vocabulary" in err
+
+
 def test_a_changed_setting_on_resume_is_one_line_naming_it(tiny_text_dir, run_dir, capsys):
     before = snapshot(run_dir)
     line = _fails(_run_argv(tiny_text_dir, run_dir, "--seed", "7"), capsys)
