@@ -110,9 +110,16 @@ def test_a_run_killed_between_a_thought_and_its_answer_keeps_the_thought(tiny_te
     deadline = time.time() + 300
     while time.time() < deadline:
         answered = _keys(out / "generations.jsonl")
-        pending = _keys(out / "thoughts.jsonl") - answered
-        if len(answered) >= 10 and pending:
-            break
+        if len(answered) >= 10 and _keys(out / "thoughts.jsonl") - answered:
+            # Frozen, the run cannot write the pending answer between this check and the kill: it is killed only
+            # in the state checked, and let go on otherwise.
+            process.send_signal(signal.SIGSTOP)
+            _, status = os.waitpid(process.pid, os.WUNTRACED)  # returns once the run is stopped
+            assert os.WIFSTOPPED(status), "the run ended before it could be killed"
+            pending = _keys(out / "thoughts.jsonl") - _keys(out / "generations.jsonl")
+            if pending:
+                break
+            process.send_signal(signal.SIGCONT)
         if process.poll() is not None:
             raise AssertionError("the run ended before it could be killed")
         time.sleep(0.005)
