@@ -7,7 +7,8 @@ model's byte-level BPE (`</think>` one added token), SmolLM2's (`</think>` sever
 Metaspace (SentencePiece-style) BPE built here, whose decoder turns a leading "▁" into a space and drops
 it at the start of a text, and a WordPiece, whose decoder puts spaces between tokens. The token
 sequences are the hard ones: random ids (invalid and cut UTF-8),
-added tokens in a row, the stop token at the end, and the stop string spelled out of ordinary tokens.
+added tokens in a row, the stop token at the end, and the stop string spelled out of ordinary tokens; and
+prompts longer than the ids that prime the decoding, ending where the text that follows depends on them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from harness.engines import EngineRequest
-from harness.engines.detokenize import Detokenizer, rust_tokenizer
+from harness.engines.detokenize import PRIME_TOKENS, Detokenizer, rust_tokenizer
 from harness.engines.generate import GenerationSettings, generate
 from harness.modes import THINK_CLOSE
 from tiny_models import _corpus, build_tokenizer
@@ -120,6 +121,20 @@ def hard_sequences(tokenizer, seed: int = 0) -> list[tuple[list[int], list[int],
         elif kind == 6:
             body = encode("Hmm, let me think.") + spelled + encode(" so 4")
         cases.append((prompt, body, kind in (1, 5)))
+    # Prompts longer than the ids that prime a stream (an answer phase's: the prompt and its thought), ending where
+    # the generated text's first characters depend on them: random ids (invalid UTF-8, sometimes a character
+    # left incomplete), a character cut in its middle and completed by the first generated token, an added token.
+    rest = encode(" 你好")[len(cut):]
+    for n in range(60):
+        thought = [rng.randrange(len(tokenizer)) for _ in range(rng.randrange(PRIME_TOKENS, 4 * PRIME_TOKENS))]
+        prompt = prompts[0] + thought
+        body = [rng.randrange(len(tokenizer)) for _ in range(rng.randrange(1, 20))]
+        kind = n % 3
+        if kind == 1:
+            prompt, body = prompt + cut, rest + body
+        elif kind == 2:
+            prompt = prompt + [rng.choice(added)]
+        cases.append((prompt, body, False))
     return cases
 
 

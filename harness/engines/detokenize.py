@@ -8,6 +8,14 @@ string that is one token of the vocabulary (`</think>` in a thinking model's voc
 finished ids here with the same tokenizer pipeline vLLM uses: a `tokenizers` `DecodeStream` primed
 with the prompt's ids, with vLLM's settings (special tokens kept, no spaces added between added tokens).
 
+Only the prompt's last `PRIME_TOKENS` ids prime the stream. A generated text depends on the prompt only
+through the few tokens before it: a character whose bytes the prompt's last tokens began (at most three
+byte tokens back), a word the decoder joins or a space it drops at a boundary (one or two tokens back). A
+stream primed with all of it decodes the whole prompt again, which for an answer phase is its thought too:
+up to thousands of tokens decoded a second time per answer. One case reaches further: a prompt whose text
+ends in an incomplete character (never one the harness makes: its prompts end in whole text) leaves the
+stream unprimed, and the output starts with the whole prompt's text, so such a prompt primes in full.
+
 The result is vLLM's text in every case, the rare ones included:
 - an output whose last character is still incomplete (a cut multi-byte character) keeps only its
   complete characters, as incremental decoding does;
@@ -30,6 +38,8 @@ from tokenizers.decoders import DecodeStream
 
 # The error `tokenizers` raises when a stream's text stops extending its earlier text.
 INVALID_PREFIX = "Invalid prefix encountered"
+# How many of the prompt's last ids prime a stream: far more than any decoder looks back (see above).
+PRIME_TOKENS = 32
 
 
 def rust_tokenizer(tokenizer: Any) -> Tokenizer | None:
@@ -71,7 +81,8 @@ class Detokenizer:
         text = None
         if not self._added_in_a_row(token_ids):
             try:
-                text = DecodeStream(ids=list(prompt_ids), skip_special_tokens=False).step(self.backend, token_ids)
+                text = DecodeStream(ids=self._priming(prompt_ids), skip_special_tokens=False).step(self.backend,
+                                                                                                   token_ids)
             except Exception:  # noqa: BLE001 -- whatever the tokenizer refuses, the token-by-token path handles
                 text = None
         if text is not None:
@@ -81,6 +92,15 @@ class Detokenizer:
             if ended_by is not False:
                 return token_ids, text, ended_by
         return self._token_by_token(prompt_ids, token_ids, stops)
+
+    def _priming(self, prompt_ids: list[int]) -> list[int]:
+        """The prompt ids a stream starts from: the last `PRIME_TOKENS`, or all where their text ends in an incomplete
+        character (the module's docstring says why)."""
+        window = list(prompt_ids[-PRIME_TOKENS:])
+        if len(window) == len(prompt_ids) or not self.backend.decode(window, skip_special_tokens=False).endswith(
+                "\ufffd"):
+            return window
+        return list(prompt_ids)
 
     def _added_in_a_row(self, token_ids: list[int]) -> bool:
         if len(self.added.keys() & set(token_ids)) == 0:
@@ -104,7 +124,7 @@ class Detokenizer:
                         ) -> tuple[list[int], str, str | None]:
         """vLLM's incremental loop: a token's text at a time, consecutive added tokens joined as they are, and
         after each token the stop strings checked in order (the first found ends the request just past it)."""
-        stream = DecodeStream(ids=list(prompt_ids), skip_special_tokens=False)
+        stream = DecodeStream(ids=self._priming(prompt_ids), skip_special_tokens=False)
         text = ""
         last_added = False
         for count, token_id in enumerate(token_ids, start=1):
